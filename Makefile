@@ -1,0 +1,54 @@
+# tenantrag — every entry point. `make demo` runs the main job, `make test` runs the tests.
+SHELL := /bin/bash
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RUN := $(ROOT)/.run
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+UV_BOOT := $(RUN)/bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
+export PYTHONPATH := $(ROOT)/include:$(ROOT)/plugins:$(ROOT)
+export TENANT_RAG_HOME := $(ROOT)
+
+.PHONY: help venv demo test test-fast ui api bench lint typecheck lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(UV_BOOT)/bin/uv:
+	python3 -m venv $(UV_BOOT)
+	$(UV_BOOT)/bin/pip install -q uv==0.13.9
+
+$(VENV)/.installed: requirements.txt | $(UV)
+	test -x $(PY) || $(UV) venv -q --python python3 $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## create/refresh the virtualenv from requirements.txt
+
+demo: venv  ## the main job: embedded Postgres + local Confluence, two customers through Airflow, a query each
+	$(PY) -m tenant_rag demo
+
+test: venv  ## the whole test suite (real Postgres, real Airflow, real HTTP)
+	$(PY) -m pytest
+
+test-fast: venv  ## tests without the slow Airflow-scheduler / Celery / browser tests
+	$(PY) -m pytest -m "not scheduler and not celery and not browser"
+
+ui: venv  ## Airflow UI (api-server, scheduler, dag-processor) on the embedded defaults
+	$(PY) -m tenant_rag airflow-ui
+
+api: venv  ## the query/status/index API on its own (uvicorn)
+	$(PY) -m tenant_rag serve-api
+
+bench: venv  ## side-by-side benchmarks; results in bench/results/
+	$(PY) -m bench.run_all
+
+lint: venv  ## ruff + mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+
+lock:  ## re-resolve requirements.in into requirements.txt
+	$(UV) pip compile requirements.in -p 3.11 -o requirements.txt
+
+clean:  ## stop the embedded Postgres and remove .run/
+	-$(PY) -m tenant_rag db stop
+	rm -rf $(RUN)

@@ -1,0 +1,1 @@
+"""Lets `python -m bench.<name>` import the benchmark modules."""

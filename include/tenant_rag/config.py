@@ -1,0 +1,235 @@
+"""Customer configuration: ``data/customers/<customer_id>/config.yaml`` as pydantic models.
+
+Every model forbids unknown keys. Secrets never live here: a key that looks like a credential, or a URL with a
+password in it, is refused with a message pointing at Airflow Connections.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tenant_rag.errors import ConfigError, InvalidCustomerIdError
+from tenant_rag.naming import generate_collection_name, validate_customer_id
+
+CONFIG_FILE = "config.yaml"
+OFFLINE_MODEL = "wordllama-l2-256"
+GEMINI_MODEL = "gemini-embedding-001"
+DEFAULT_DIMENSIONS = {OFFLINE_MODEL: 256, GEMINI_MODEL: 768}
+HNSW_MAX_DIMENSIONS = 2000
+
+_SPACE_KEY_RE = re.compile(r"^~?[A-Za-z0-9_-]{1,255}$")
+_SECRET_KEYS = re.compile(r"(passw(or)?d|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
+_URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_space_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        if not _SPACE_KEY_RE.match(key):
+            raise ValueError(f"space key {key!r} is not a Confluence space key (letters, digits, '_', '-')")
+    if len(set(keys)) != len(keys):
+        raise ValueError("space keys must not repeat")
+    return keys
+
+
+class ConfluenceExportConfig(_Model):
+    """Export from Confluence Cloud (REST v2 + CQL) or Server/Data Center (REST v1)."""
+
+    source: Literal["confluence"]
+    flavor: Literal["cloud", "server"] = "cloud"
+    base_url: str = Field(description="site URL, e.g. https://acme.atlassian.net/wiki")
+    conn_id: str = Field("confluence_default", description="Airflow Connection with the credentials")
+    space_keys: list[str] = Field(min_length=1)
+    include_labels: list[str] = []
+    exclude_labels: list[str] = []
+    ancestor_id: str | None = None
+    cql: str | None = Field(None, description="extra CQL ANDed to the page query")
+    include_archived: bool = False
+    page_size: int = Field(50, ge=1, le=250)
+    site_timezone: str = Field("UTC", description="time zone CQL dates are interpreted in")
+    request_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    max_retries: int = Field(5, ge=0, le=20)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"base_url {value!r} must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("space_keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        return _check_space_keys(value)
+
+
+class DirectoryExportConfig(_Model):
+    """Index an existing Markdown tree (``<path>/<space>/...md``) instead of exporting from Confluence."""
+
+    source: Literal["directory"]
+    path: str = Field(description="folder with one sub-folder per space; relative paths are from the customer")
+    space_keys: list[str] | None = None
+
+    @field_validator("space_keys")
+    @classmethod
+    def _keys(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _check_space_keys(value)
+
+
+ExportConfig = Annotated[ConfluenceExportConfig | DirectoryExportConfig, Field(discriminator="source")]
+
+
+class RAGConfig(_Model):
+    collection_name: str | None = Field(None, description="defaults to generate_collection_name(customer_id)")
+    db_conn_id: str = "tenant_rag_db"
+    enable_parent_retriever: bool = True
+    chunk_size: int = Field(1000, ge=100, le=8000)
+    chunk_overlap: int = Field(100, ge=0)
+    parent_chunk_size: int = Field(50000, ge=100, le=1_000_000)
+    embedding_model: Literal["wordllama-l2-256", "gemini-embedding-001"] = OFFLINE_MODEL
+    embedding_dimensions: int | None = Field(None, ge=8, le=HNSW_MAX_DIMENSIONS)
+    embedding_conn_id: str = "google_genai_default"
+    embedding_batch_size: int = Field(100, ge=1, le=100)
+    top_k: int = Field(3, ge=1, le=50)
+    retrieval_mode: Literal["vector", "lexical", "hybrid"] = "hybrid"
+    text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
+    max_delete_ratio: float = Field(0.5, ge=0.0, le=1.0)
+    query_history_limit: int = Field(1000, ge=0, le=100_000)
+
+    @field_validator("collection_name")
+    @classmethod
+    def _collection(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z_][a-z0-9_]{0,62}$", value):
+            raise ValueError(f"collection_name {value!r} must be a lower-case identifier of at most 63 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> RAGConfig:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size")
+        if self.parent_chunk_size < self.chunk_size:
+            raise ValueError(f"parent_chunk_size ({self.parent_chunk_size}) must be >= chunk_size")
+        if self.embedding_model == OFFLINE_MODEL and self.embedding_dimensions not in (None, 256):
+            raise ValueError(f"{OFFLINE_MODEL} produces 256 dimensions, not {self.embedding_dimensions}")
+        return self
+
+    @property
+    def dimensions(self) -> int:
+        return self.embedding_dimensions or DEFAULT_DIMENSIONS[self.embedding_model]
+
+
+class CustomerConfig(_Model):
+    customer_id: str
+    display_name: str = Field(min_length=1, max_length=200)
+    owner: str = "tenant-rag"
+    tags: list[str] = []
+    schedule: str | None = "@daily"
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    catchup: bool = False
+    retries: int = Field(2, ge=0, le=10)
+    paused: bool = False
+    export: ExportConfig
+    rag: RAGConfig = RAGConfig()
+
+    @field_validator("customer_id")
+    @classmethod
+    def _customer_id(cls, value: str) -> str:
+        try:
+            return validate_customer_id(value)
+        except InvalidCustomerIdError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("start_date")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    @property
+    def collection_name(self) -> str:
+        return self.rag.collection_name or generate_collection_name(self.customer_id)
+
+    @property
+    def space_keys(self) -> list[str] | None:
+        return self.export.space_keys
+
+
+def find_secrets(raw: Any, where: str = "") -> list[tuple[str, str]]:
+    """Fields of a raw config that hold a credential (by key name or a URL with a password)."""
+    found: list[tuple[str, str]] = []
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            field = f"{where}.{key}" if where else str(key)
+            if _SECRET_KEYS.search(str(key)) and value not in (None, "", [], {}):
+                found.append((field, "looks like a secret; put it in an Airflow Connection (conn_id) instead"))
+            else:
+                found.extend(find_secrets(value, field))
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            found.extend(find_secrets(value, f"{where}[{index}]"))
+    elif isinstance(raw, str) and _URL_WITH_PASSWORD.match(raw):
+        found.append((where, "is a URL with credentials; use an Airflow Connection (conn_id) instead"))
+    return found
+
+
+def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see README 'Configuration')"
+        problems.append((field, message))
+    return problems
+
+
+def parse_customer_config(raw: Any, *, customer_id: str, path: Path | str) -> CustomerConfig:
+    """Validate an already-loaded mapping; raise ``ConfigError`` naming customer, file and fields."""
+    if not isinstance(raw, dict):
+        raise ConfigError(customer_id, path, [("", f"expected a mapping at the top, got {type(raw).__name__}")])
+    secrets = find_secrets(raw)
+    if secrets:
+        raise ConfigError(customer_id, path, secrets)
+    try:
+        config = CustomerConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(customer_id, path, _pydantic_problems(exc)) from None
+    if config.customer_id != customer_id:
+        raise ConfigError(
+            customer_id,
+            path,
+            [("customer_id", f"is {config.customer_id!r} but the folder is named {customer_id!r}; they must agree")],
+        )
+    return config
+
+
+def load_customer_config(path: Path | str) -> CustomerConfig:
+    """Load ``<customers>/<customer_id>/config.yaml``; the folder name is the expected customer id."""
+    path = Path(path)
+    customer_id = path.parent.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(customer_id, path, [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(customer_id, path, [("", f"cannot read: {exc}")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(customer_id, path, [("", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_customer_config(raw, customer_id=customer_id, path=path)
+
+
+def dump_customer_config(config: CustomerConfig) -> str:
+    data = config.model_dump(mode="json", exclude_defaults=False)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

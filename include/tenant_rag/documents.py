@@ -1,0 +1,135 @@
+"""Exported pages on disk: Markdown files with optional YAML front matter, one tree per space.
+
+This is the contract between the exporter (which writes ``exports/<space_key>/.../<page>.md``) and the RAG core
+(which reads them). A file without front matter is a page too: its identity is its path relative to the export
+root and its space is the first folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FRONT_MATTER_FIELDS = (
+    "page_id", "title", "space_key", "version", "last_modified", "url", "breadcrumbs", "labels", "parent_id",
+)
+
+
+class PageFormatError(ValueError):
+    """A page file that cannot be read (bad front matter, not UTF-8); names the file."""
+
+
+@dataclass(frozen=True)
+class ExportedPage:
+    page_id: str
+    space_key: str
+    title: str
+    rel_path: str
+    body: str
+    version: int | None = None
+    last_modified: datetime | None = None
+    url: str | None = None
+    breadcrumbs: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    parent_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of what is indexed: title, breadcrumbs and body (not version or timestamps)."""
+        digest = hashlib.sha256()
+        for part in (self.title, "\x1f".join(self.breadcrumbs), self.body):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x1e")
+        return digest.hexdigest()
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Return (front matter mapping, body). Text without a leading ``---`` block has empty front matter."""
+    if not text.startswith("---\n") and not text.startswith("---\r\n"):
+        return {}, text
+    end = text.find("\n---", 3)
+    if end == -1:
+        raise PageFormatError("front matter starts with '---' but is never closed")
+    header = text[4:end]
+    rest = text[end + 4 :]
+    body = rest[1:] if rest.startswith("\n") else rest.lstrip("\r\n") if rest.startswith("\r") else rest
+    try:
+        meta = yaml.safe_load(header) or {}
+    except yaml.YAMLError as exc:
+        raise PageFormatError(f"front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise PageFormatError("front matter must be a mapping")
+    return meta, body
+
+
+def render_page(meta: dict[str, Any], body: str) -> str:
+    """Markdown text with ``meta`` as YAML front matter (keys in ``FRONT_MATTER_FIELDS`` order first)."""
+    ordered = {k: meta[k] for k in FRONT_MATTER_FIELDS if k in meta and meta[k] is not None}
+    ordered.update({k: v for k, v in meta.items() if k not in ordered and v is not None})
+    header = yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    return f"---\n{header}---\n{body if body.endswith(chr(10)) else body + chr(10)}"
+
+
+def _title_from(body: str, fallback: str) -> str:
+    for line in body.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return fallback
+
+
+def read_page(path: Path, export_root: Path) -> ExportedPage:
+    """Read one page file; raise ``PageFormatError`` naming the file when it is unusable."""
+    rel = path.relative_to(export_root).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageFormatError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        meta, body = split_front_matter(text)
+    except PageFormatError as exc:
+        raise PageFormatError(f"{path}: {exc}") from None
+    space = str(meta.get("space_key") or rel.split("/", 1)[0])
+    version = meta.get("version")
+    last_modified = meta.get("last_modified")
+    if isinstance(last_modified, str):
+        try:
+            last_modified = datetime.fromisoformat(last_modified.replace("Z", "+00:00"))
+        except ValueError:
+            raise PageFormatError(f"{path}: field 'last_modified' is not an ISO time: {last_modified!r}") from None
+    if version is not None and not isinstance(version, int):
+        raise PageFormatError(f"{path}: field 'version' must be an integer, got {version!r}")
+    known = set(FRONT_MATTER_FIELDS)
+    return ExportedPage(
+        page_id=str(meta.get("page_id") or f"path:{rel}"),
+        space_key=space,
+        title=str(meta.get("title") or _title_from(body, path.stem)),
+        rel_path=rel,
+        body=body,
+        version=version,
+        last_modified=last_modified if isinstance(last_modified, datetime) else None,
+        url=meta.get("url"),
+        breadcrumbs=tuple(str(b) for b in meta.get("breadcrumbs") or ()),
+        labels=tuple(str(label) for label in meta.get("labels") or ()),
+        parent_id=str(meta["parent_id"]) if meta.get("parent_id") is not None else None,
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
+
+
+def iter_page_files(export_root: Path, space_keys: list[str] | None = None) -> Iterator[Path]:
+    """Markdown files under ``export_root/<space>/`` in sorted order (hidden files and folders skipped)."""
+    if not export_root.is_dir():
+        return
+    spaces = sorted(p for p in export_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for space_dir in spaces:
+        if space_keys is not None and space_dir.name not in space_keys:
+            continue
+        for path in sorted(space_dir.rglob("*.md")):
+            if not any(part.startswith(".") for part in path.relative_to(export_root).parts):
+                yield path

@@ -1,0 +1,114 @@
+"""Customer state (``state.json``): what the last run did and whether the index can answer queries.
+
+Writes go through a temp file and a rename, so a crash leaves the previous state and readers never see a torn
+file. ``update_state`` serialises read-modify-write cycles of concurrent writers with a lock file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tenant_rag.errors import StateError
+from tenant_rag.fsutil import atomic_write_text
+
+STATE_FILE = "state.json"
+MAX_RUN_HISTORY = 20
+
+
+class RAGStatus(StrEnum):
+    NEVER_BUILT = "never_built"
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class StageProgress(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    stage: str
+    done: int = 0
+    total: int = 0
+    rate_per_s: float | None = None
+    eta_seconds: float | None = None
+    updated_at: datetime | None = None
+
+
+class CustomerState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    customer_id: str
+    status: RAGStatus = RAGStatus.NEVER_BUILT
+    rag_collection_name: str | None = None
+    last_index_time: datetime | None = None
+    last_success_time: datetime | None = None
+    total_indexed_documents: int = 0
+    total_indexed_chunks: int = 0
+    embedding_model: str | None = None
+    embedding_dimensions: int | None = None
+    is_ready_for_queries: bool = False
+    last_error: str | None = None
+    last_run_id: str | None = None
+    last_run_stats: dict[str, Any] = {}
+    progress: StageProgress | None = None
+    run_history: list[dict[str, Any]] = []
+    updated_at: datetime | None = None
+
+
+def state_path(customer_dir: Path) -> Path:
+    return customer_dir / STATE_FILE
+
+
+def load_state(customer_dir: Path, customer_id: str | None = None) -> CustomerState:
+    """Read state.json; a customer that never ran gets a fresh ``never_built`` state."""
+    path = state_path(customer_dir)
+    customer_id = customer_id or customer_dir.name
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return CustomerState(customer_id=customer_id)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StateError(f"customer {customer_id!r}: cannot read {path}: {exc}") from exc
+    try:
+        return CustomerState.model_validate(raw)
+    except ValidationError as exc:
+        raise StateError(f"customer {customer_id!r}: {path} is not a valid state: {exc}") from exc
+
+
+def save_state(customer_dir: Path, state: CustomerState) -> None:
+    state = state.model_copy(update={"updated_at": datetime.now(timezone.utc)})
+    atomic_write_text(state_path(customer_dir), state.model_dump_json(indent=2) + "\n")
+
+
+@contextmanager
+def _locked(customer_dir: Path) -> Iterator[None]:
+    customer_dir.mkdir(parents=True, exist_ok=True)
+    with open(customer_dir / ".state.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def update_state(
+    customer_dir: Path, mutate: Callable[[CustomerState], CustomerState], customer_id: str | None = None
+) -> CustomerState:
+    """Read, change and write the state under a lock; ``mutate`` returns the new state."""
+    with _locked(customer_dir):
+        new_state = mutate(load_state(customer_dir, customer_id))
+        save_state(customer_dir, new_state)
+        return new_state
+
+
+def append_run(history: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run history with ``run`` appended, newest last, bounded to ``MAX_RUN_HISTORY`` entries."""
+    return [*history, run][-MAX_RUN_HISTORY:]

@@ -1,0 +1,37 @@
+"""Session-wide test environment: runtime files in a temp folder, never in the user's home or the checkout."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_RUN = Path(tempfile.mkdtemp(prefix="tenantrag-test-"))
+os.environ["TENANT_RAG_RUN_DIR"] = str(_RUN)
+os.environ.setdefault("AIRFLOW_HOME", str(_RUN / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_RUN / 'airflow' / 'airflow.db'}")
+os.environ.setdefault("XDG_RUNTIME_DIR", str(_RUN))
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TENANT_RAG_SHARED_DIR", ROOT.parent / "shared"))
+
+
+@pytest.fixture
+def customers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty customers folder, also exported as ``TENANT_RAG_CUSTOMERS_DIR``."""
+    path = tmp_path / "customers"
+    path.mkdir()
+    monkeypatch.setenv("TENANT_RAG_CUSTOMERS_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared``; tests that need it are skipped with a reason when it is absent."""
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"../shared is not present at {SHARED}: this test needs its recorded data")
+    return SHARED
