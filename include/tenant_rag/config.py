@@ -7,7 +7,7 @@ password in it, is refused with a message pointing at Airflow Connections.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -133,7 +133,7 @@ class CustomerConfig(_Model):
     owner: str = "tenant-rag"
     tags: list[str] = []
     schedule: str | None = "@daily"
-    start_date: datetime = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start_date: datetime = datetime(2026, 1, 1, tzinfo=UTC)
     catchup: bool = False
     retries: int = Field(2, ge=0, le=10)
     paused: bool = False
@@ -151,7 +151,7 @@ class CustomerConfig(_Model):
     @field_validator("start_date")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @property
     def collection_name(self) -> str:
@@ -206,7 +206,12 @@ def parse_customer_config(raw: Any, *, customer_id: str, path: Path | str) -> Cu
         raise ConfigError(
             customer_id,
             path,
-            [("customer_id", f"is {config.customer_id!r} but the folder is named {customer_id!r}; they must agree")],
+            [
+                (
+                    "customer_id",
+                    f"is {config.customer_id!r} but the folder is named {customer_id!r}; they must agree",
+                )
+            ],
         )
     return config
 

@@ -150,7 +150,12 @@ class CustomerManager:
                 report.errors[config.customer_id] = ConfigError(
                     config.customer_id,
                     self.base_dir / config.customer_id / CONFIG_FILE,
-                    [("rag.collection_name", f"{config.collection_name!r} is already used by customer {first!r}")],
+                    [
+                        (
+                            "rag.collection_name",
+                            f"{config.collection_name!r} is already used by customer {first!r}",
+                        )
+                    ],
                 )
         return report
 

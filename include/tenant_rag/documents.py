@@ -17,7 +17,15 @@ from typing import Any
 import yaml
 
 FRONT_MATTER_FIELDS = (
-    "page_id", "title", "space_key", "version", "last_modified", "url", "breadcrumbs", "labels", "parent_id",
+    "page_id",
+    "title",
+    "space_key",
+    "version",
+    "last_modified",
+    "url",
+    "breadcrumbs",
+    "labels",
+    "parent_id",
 )
 
 

@@ -21,7 +21,12 @@ def conn_env_var(conn_id: str) -> str:
 
 
 def connection_fields_to_url(
-    *, host: str | None, login: str | None, password: str | None, schema: str | None, port: int | None,
+    *,
+    host: str | None,
+    login: str | None,
+    password: str | None,
+    schema: str | None,
+    port: int | None,
     extra: dict[str, object] | None = None,
 ) -> str:
     """A postgresql:// URL from Airflow-style connection fields (a host starting with '/' is a socket dir)."""
@@ -43,8 +48,12 @@ def url_from_airflow_env(value: str) -> str:
     if value.startswith("{"):
         data = json.loads(value)
         return connection_fields_to_url(
-            host=data.get("host"), login=data.get("login"), password=data.get("password"),
-            schema=data.get("schema"), port=data.get("port"), extra=data.get("extra") or {},
+            host=data.get("host"),
+            login=data.get("login"),
+            password=data.get("password"),
+            schema=data.get("schema"),
+            port=data.get("port"),
+            extra=data.get("extra") or {},
         )
     parsed = urlparse(value)
     if parsed.scheme not in ("postgres", "postgresql"):
@@ -53,9 +62,11 @@ def url_from_airflow_env(value: str) -> str:
     if parsed.netloc and "%2f" in parsed.netloc.lower():
         host = unquote(parsed.netloc.rsplit("@", 1)[-1])
     return connection_fields_to_url(
-        host=host, login=unquote(parsed.username or "") or None,
+        host=host,
+        login=unquote(parsed.username or "") or None,
         password=unquote(parsed.password) if parsed.password else None,
-        schema=parsed.path.lstrip("/") or None, port=parsed.port if host and not host.startswith("/") else None,
+        schema=parsed.path.lstrip("/") or None,
+        port=parsed.port if host and not host.startswith("/") else None,
     )
 
 

@@ -10,7 +10,7 @@ import fcntl
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ def load_state(customer_dir: Path, customer_id: str | None = None) -> CustomerSt
 
 
 def save_state(customer_dir: Path, state: CustomerState) -> None:
-    state = state.model_copy(update={"updated_at": datetime.now(timezone.utc)})
+    state = state.model_copy(update={"updated_at": datetime.now(UTC)})
     atomic_write_text(state_path(customer_dir), state.model_dump_json(indent=2) + "\n")
 
 
