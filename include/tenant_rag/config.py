@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -18,8 +18,8 @@ from tenant_rag.errors import ConfigError, InvalidCustomerIdError
 from tenant_rag.naming import generate_collection_name, validate_customer_id
 
 CONFIG_FILE = "config.yaml"
-OFFLINE_MODEL = "wordllama-l2-256"
-GEMINI_MODEL = "gemini-embedding-001"
+OFFLINE_MODEL: Final = "wordllama-l2-256"
+GEMINI_MODEL: Final = "gemini-embedding-001"
 DEFAULT_DIMENSIONS = {OFFLINE_MODEL: 256, GEMINI_MODEL: 768}
 HNSW_MAX_DIMENSIONS = 2000
 
