@@ -1,0 +1,210 @@
+"""Gemini embeddings (``gemini-embedding-001``) through langchain-google-genai, with a timeout and retries.
+
+``GoogleGenerativeAIEmbeddings`` builds its google-genai client without a timeout or retry policy (its
+``HttpOptions`` carry only base URL, API version and headers). We keep the LangChain class for the request shape
+(task types, output dimensionality, its token-aware batching) and swap in a ``google.genai.Client`` whose
+``HttpOptions`` add ``timeout`` (milliseconds) and ``HttpRetryOptions``: exponential backoff with jitter on 408,
+429 and 5xx and on connection errors and timeouts, for ``max_retries`` retries after the first attempt.
+
+Documents are embedded with task type ``RETRIEVAL_DOCUMENT``, queries with ``RETRIEVAL_QUERY``; at most
+``batch_size`` (<= 100) texts go in one ``batchEmbedContents`` request. Vectors are L2-normalised here because the
+service returns unit vectors only at its full 3,072 dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tenant_rag.config import GEMINI_MODEL
+from tenant_rag.embedding.base import (
+    CallCounter,
+    EmbeddingError,
+    EmbeddingUnavailableError,
+    empty_matrix,
+    iter_batches,
+    normalize_rows,
+)
+
+RETRYABLE_STATUSES = (408, 429, 500, 502, 503, 504)
+MAX_BATCH = 100
+MAX_DIMENSIONS = 3072
+DOCUMENT_TASK = "RETRIEVAL_DOCUMENT"
+QUERY_TASK = "RETRIEVAL_QUERY"
+
+
+class GeminiEmbedder(CallCounter):
+    """``Embedder`` for Gemini; ``calls`` counts requests answered (retries of one request count once)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        dimensions: int = 768,
+        batch_size: int = MAX_BATCH,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 6,
+        retry_initial_delay_s: float = 1.0,
+        retry_max_delay_s: float = 30.0,
+        customer_id: str = "",
+        conn_id: str = "google_genai_default",
+        model: str = GEMINI_MODEL,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.dimensions = dimensions
+        self.model_id = f"{model}@{dimensions}"
+        self.customer_id = customer_id
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.attempts = max_retries + 1
+        if not api_key:
+            raise self._permanent(
+                f"no API key: set the password of the Airflow Connection {conn_id!r} "
+                "(or the GOOGLE_API_KEY environment variable)"
+            )
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise self._permanent(f"batch_size must be between 1 and {MAX_BATCH}, got {batch_size}")
+        if not 1 <= dimensions <= MAX_DIMENSIONS:
+            raise self._permanent(f"dimensions must be between 1 and {MAX_DIMENSIONS}, got {dimensions}")
+        if timeout_s <= 0 or max_retries < 0:
+            raise self._permanent(f"timeout_s must be > 0 and max_retries >= 0 (got {timeout_s}, {max_retries})")
+        self.batch_size = batch_size
+        self._embeddings = _build_langchain_embeddings(
+            model=model,
+            api_key=api_key,
+            dimensions=dimensions,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            attempts=self.attempts,
+            initial_delay_s=retry_initial_delay_s,
+            max_delay_s=retry_max_delay_s,
+        )
+
+    # -- Embedder ------------------------------------------------------------------------------------------
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return empty_matrix(self.dimensions)
+        parts = [
+            self._request(request_texts)
+            for batch in iter_batches(texts, self.batch_size)
+            for request_texts in _request_batches(batch, self.batch_size)
+        ]
+        return np.vstack(parts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        try:
+            vector = self._embeddings.embed_query(text, task_type=QUERY_TASK, output_dimensionality=self.dimensions)
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._count(1)
+        return self._checked([vector], 1)[0]
+
+    def close(self) -> None:
+        client = getattr(self._embeddings, "client", None)
+        if client is not None and hasattr(client, "close"):
+            client.close()
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _request(self, texts: list[str]) -> np.ndarray:
+        try:
+            vectors = self._embeddings.embed_documents(
+                texts, batch_size=len(texts), task_type=DOCUMENT_TASK, output_dimensionality=self.dimensions
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        self._count(len(texts))
+        return self._checked(vectors, len(texts))
+
+    def _checked(self, vectors: list[list[float]], expected: int) -> np.ndarray:
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape != (expected, self.dimensions):
+            raise self._permanent(
+                f"the service returned vectors of shape {matrix.shape} for {expected} texts at "
+                f"{self.dimensions} dimensions"
+            )
+        return normalize_rows(matrix)
+
+    def _permanent(self, message: str) -> EmbeddingError:
+        return EmbeddingError(message, customer_id=self.customer_id, model_id=self.model_id)
+
+    def _translate(self, exc: Exception) -> Exception:
+        """One exception type per outcome: permanent (``EmbeddingError``) or retries exhausted (unavailable)."""
+        import httpx
+        from google.genai import errors as genai_errors
+
+        cause: BaseException = exc
+        while cause.__cause__ is not None and not isinstance(cause, genai_errors.APIError | httpx.HTTPError):
+            cause = cause.__cause__
+        where = self.base_url or "the Gemini API"
+        if isinstance(cause, genai_errors.APIError):
+            detail = f"HTTP {cause.code} {cause.status or ''}: {cause.message or ''}".strip()
+            if cause.code in RETRYABLE_STATUSES:
+                return EmbeddingUnavailableError(
+                    f"{where} still failing after {self.attempts} attempts ({detail})",
+                    customer_id=self.customer_id,
+                    model_id=self.model_id,
+                )
+            return self._permanent(f"{where} refused the request ({detail})")
+        if isinstance(cause, httpx.TimeoutException):
+            return EmbeddingUnavailableError(
+                f"{where} did not answer within {self.timeout_s:g} s on any of {self.attempts} attempts",
+                customer_id=self.customer_id,
+                model_id=self.model_id,
+            )
+        if isinstance(cause, httpx.TransportError):
+            return EmbeddingUnavailableError(
+                f"cannot reach {where} after {self.attempts} attempts ({type(cause).__name__}: {cause})",
+                customer_id=self.customer_id,
+                model_id=self.model_id,
+            )
+        return self._permanent(f"unexpected failure ({type(cause).__name__}: {cause})")
+
+
+def _request_batches(texts: list[str], batch_size: int) -> list[list[str]]:
+    """The requests LangChain will send for ``texts`` (it also caps estimated tokens per request)."""
+    from langchain_google_genai import GoogleGenerativeAIEmbeddings
+
+    prepare = getattr(GoogleGenerativeAIEmbeddings, "_prepare_batches", None)
+    return prepare(texts, batch_size) if prepare is not None else [texts]
+
+
+def _build_langchain_embeddings(
+    *,
+    model: str,
+    api_key: str,
+    dimensions: int,
+    base_url: str | None,
+    timeout_s: float,
+    attempts: int,
+    initial_delay_s: float,
+    max_delay_s: float,
+) -> Any:
+    """``GoogleGenerativeAIEmbeddings`` whose google-genai client has a timeout and a retry policy."""
+    from google.genai import Client, types
+    from langchain_google_genai import GoogleGenerativeAIEmbeddings
+    from langchain_google_genai._common import get_user_agent
+
+    embeddings = GoogleGenerativeAIEmbeddings(
+        model=model, api_key=api_key, base_url=base_url, vertexai=False, output_dimensionality=dimensions
+    )
+    _, user_agent = get_user_agent("GoogleGenerativeAIEmbeddings")
+    retry = types.HttpRetryOptions(
+        attempts=attempts,
+        initial_delay=initial_delay_s,
+        max_delay=max_delay_s,
+        exp_base=2.0,
+        jitter=initial_delay_s,
+        http_status_codes=list(RETRYABLE_STATUSES),
+    )
+    http_options = types.HttpOptions(
+        base_url=base_url,
+        headers={"user-agent": user_agent},
+        timeout=max(1, round(timeout_s * 1000)),
+        retry_options=retry,
+    )
+    embeddings.client = Client(api_key=api_key, vertexai=False, http_options=http_options)
+    return embeddings
