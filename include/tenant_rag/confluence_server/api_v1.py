@@ -1,0 +1,220 @@
+"""Confluence REST v1 on the local server (Cloud under ``/wiki/rest/api``, Server/DC under ``/rest/api``).
+
+``content`` (offset pagination), ``content/{id}``, ``content/search`` (CQL; cursor ``next`` links on Cloud, offset
+on Server), ``space/{key}`` and ``user``. Content objects carry what the recorded Cloud responses carry: ``id``,
+``type``, ``status``, ``title``, and for each ``expand`` asked for (``space``, ``version``, ``ancestors``,
+``body.storage``, ``metadata.labels``, ``history``) the expanded object, the rest listed in ``_expandable``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tenant_rag.confluence_server.cql import CqlError, compile_cql
+from tenant_rag.confluence_server.responses import (
+    ApiError,
+    Request,
+    Response,
+    decode_cursor,
+    encode_cursor,
+    iso,
+    relative_url,
+    tinyui,
+    webui,
+)
+from tenant_rag.confluence_server.site import Page, Space
+
+V1 = "/rest/api"
+_EXPANDABLE = (
+    "childTypes",
+    "container",
+    "metadata",
+    "operations",
+    "children",
+    "restrictions",
+    "history",
+    "ancestors",
+    "body",
+    "version",
+    "descendants",
+    "space",
+)
+
+
+def _user(req: Request, account_id: str) -> dict[str, Any]:
+    name = req.site.users.get(account_id, "Demo Author")
+    user = {
+        "type": "known",
+        "displayName": name,
+        "publicName": name,
+        "_links": {"self": f"{req.base}{V1}/user?accountId={account_id}"},
+    }
+    user.update(
+        {"accountId": account_id, "accountType": "atlassian"}
+        if req.flavor == "cloud"
+        else {"userKey": account_id, "username": account_id}
+    )
+    return user
+
+
+def space_json(req: Request, space: Space) -> dict[str, Any]:
+    return {
+        "id": int(space.space_id),
+        "key": space.key,
+        "name": space.name,
+        "type": space.space_type,
+        "status": "current",
+        "_expandable": {
+            "settings": f"/rest/api/space/{space.key}/settings",
+            "metadata": "",
+            "operations": "",
+            "description": "",
+            "homepage": "",
+            "icon": "",
+            "history": "",
+        },
+        "_links": {
+            "webui": f"/spaces/{space.key}" if req.flavor == "cloud" else f"/display/{space.key}",
+            "self": f"{req.base}{V1}/space/{space.key}",
+        },
+    }
+
+
+def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
+    site, base = req.site, req.base
+    item: dict[str, Any] = {"id": page.page_id, "type": "page", "status": page.status, "title": page.title}
+    expandable = {name: "" for name in _EXPANDABLE}
+    if "space" in expand:
+        item["space"] = space_json(req, site.spaces[page.space_key])
+    if "history" in expand:
+        item["history"] = {"latest": True, "createdBy": _user(req, page.author_id), "createdDate": iso(page.created_at)}
+    if "version" in expand:
+        item["version"] = {
+            "by": _user(req, page.author_id),
+            "when": iso(page.last_modified),
+            "friendlyWhen": "",
+            "message": "",
+            "number": page.version,
+            "minorEdit": False,
+            "_links": {"self": f"{base}{V1}/content/{page.page_id}/version/{page.version}"},
+        }
+    if "ancestors" in expand:
+        item["ancestors"] = [
+            {
+                "id": a.page_id,
+                "type": "page",
+                "status": a.status,
+                "title": a.title,
+                "_links": {"self": f"{base}{V1}/content/{a.page_id}", "webui": webui(a, req.flavor)},
+            }
+            for a in site.ancestors(page.page_id)
+        ]
+    if "body.storage" in expand or "body" in expand:
+        item["body"] = {"_expandable": {"view": "", "export_view": "", "styled_view": "", "editor": ""}}
+        if "body.storage" in expand:
+            item["body"]["storage"] = {
+                "value": page.storage,
+                "representation": "storage",
+                "embeddedContent": [],
+                "_expandable": {"content": f"/rest/api/content/{page.page_id}"},
+            }
+    if "metadata.labels" in expand:
+        labels = [
+            {"prefix": "global", "name": n, "id": str(zlib.crc32(n.encode())), "label": n} for n in sorted(page.labels)
+        ]
+        item["metadata"] = {
+            "labels": {
+                "results": labels,
+                "start": 0,
+                "limit": 200,
+                "size": len(labels),
+                "_links": {"self": f"{base}{V1}/content/{page.page_id}/label"},
+            }
+        }
+    item["extensions"] = {"position": page.position}
+    for name in ("space", "history", "version", "ancestors", "body", "metadata"):
+        if name in item:
+            expandable.pop(name, None)
+    item["_expandable"] = expandable
+    item["_links"] = {
+        "self": f"{base}{V1}/content/{page.page_id}",
+        "tinyui": tinyui(page.page_id),
+        "editui": f"/pages/resumedraft.action?draftId={page.page_id}",
+        "webui": webui(page, req.flavor),
+    }
+    return item
+
+
+def _expand(req: Request) -> set[str]:
+    return set(req.many("expand"))
+
+
+def _offset_list(req: Request, path: str, pages: list[Page], *, cursor_links: bool = False) -> Response:
+    limit = req.limit(25, 1000)
+    cursor = req.one("cursor")
+    start = int(decode_cursor(cursor).get("o", 0)) if cursor else int(req.one("start", "0") or 0)
+    window = pages[start : start + limit]
+    expand = _expand(req)
+    params = {k: v for k, v in req.query.items() if k not in ("start", "cursor", "next")}
+    links = {"base": req.base, "context": req.context, "self": req.base + relative_url(V1 + path, params)}
+    if start + limit < len(pages):
+        extra = (
+            {"next": ["true"], "cursor": [encode_cursor({"o": start + limit})]} if cursor_links else {"next": ["true"]}
+        )
+        links["next"] = relative_url(
+            V1 + path, {**extra, **params, "limit": [str(limit)], "start": [str(start + limit)]}
+        )
+    results = [content_json(req, p, expand) for p in window]
+    return Response(200, {"results": results, "start": start, "limit": limit, "size": len(results), "_links": links})
+
+
+def _sorted(pages: list[Page]) -> list[Page]:
+    return sorted(pages, key=lambda p: (len(p.page_id), p.page_id))
+
+
+def handle(req: Request, path: str) -> Response:
+    site = req.site
+    parts = [p for p in path.split("/") if p]
+    with site.lock:
+        if parts == ["content"]:
+            statuses = set(req.many("status")) or {"current"}
+            kind, key, title = req.one("type", "page"), req.one("spaceKey"), req.one("title")
+            pages = [
+                p
+                for p in site.pages.values()
+                if kind == "page"
+                and (key is None or p.space_key == key)
+                and ("any" in statuses or p.status in statuses)
+                and (title is None or p.title == title)
+            ]
+            return _offset_list(req, path, _sorted(pages))
+        if parts == ["content", "search"]:
+            query = req.one("cql")
+            if not query:
+                raise ApiError(400, "cql parameter is required")
+            zone = ZoneInfo(req.site_timezone)
+            try:
+                predicate = compile_cql(query, site, zone)
+            except CqlError as exc:
+                raise ApiError(400, f"Could not parse cql : {query} ({exc})") from exc
+            pages = [p for p in site.pages.values() if p.status == "current" and predicate(p)]
+            return _offset_list(req, path, _sorted(pages), cursor_links=req.flavor == "cloud")
+        if len(parts) == 2 and parts[0] == "content":
+            page = site.pages.get(parts[1])
+            statuses = set(req.many("status")) or {"current", "archived"}
+            if page is None or not ("any" in statuses or page.status in statuses):
+                raise ApiError(404, f"No content found with id : {parts[1]}")
+            return Response(200, content_json(req, page, _expand(req)))
+        if len(parts) == 2 and parts[0] == "space":
+            space = site.spaces.get(parts[1])
+            if space is None:
+                raise ApiError(404, f"No space with key : {parts[1]}")
+            return Response(200, space_json(req, space))
+        if parts == ["user"]:
+            user_id = req.one("accountId") or req.one("key") or req.one("username") or ""
+            if user_id not in site.users:
+                raise ApiError(404, f"No user found with key : {user_id}")
+            return Response(200, _user(req, user_id))
+    raise ApiError(404, f"no such v1 resource: {path}")

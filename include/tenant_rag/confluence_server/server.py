@@ -1,0 +1,272 @@
+"""``FakeConfluence``: the site model behind a real HTTP server on 127.0.0.1 (an ephemeral port by default).
+
+Cloud flavour serves REST v2 under ``/wiki/api/v2`` and v1 under ``/wiki/rest/api`` with basic auth (e-mail + API
+token); Server flavour serves v1 under ``/rest/api`` with a bearer personal access token (basic also accepted when
+configured). Faults are injected per request before routing (see :mod:`faults`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from tenant_rag.confluence_server import api_v1, api_v2
+from tenant_rag.confluence_server.faults import FAULT_KINDS, FaultInjector
+from tenant_rag.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
+from tenant_rag.confluence_server.site import Site
+
+log = logging.getLogger(__name__)
+
+
+class FakeConfluence:
+    """An in-memory Confluence site served over HTTP; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        flavor: Literal["cloud", "server"] = "cloud",
+        auth: tuple[str, str] | None = ("user@example.com", "token"),
+        bearer: str | None = None,
+        site_timezone: str = "UTC",
+        seed: int = 0,
+    ) -> None:
+        if flavor not in ("cloud", "server"):
+            raise ValueError(f"flavor must be 'cloud' or 'server', not {flavor!r}")
+        self.flavor = flavor
+        self.auth = auth
+        self.bearer = bearer
+        self.site_timezone = site_timezone
+        self.site = Site()
+        self.faults = FaultInjector(seed)
+        self.request_log: deque[str] = deque(maxlen=20000)
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self.broken_pages: dict[str, int] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- the site model -------------------------------------------------------------------------------------------
+    def add_space(self, key: str, name: str) -> None:
+        self.site.add_space(key, name)
+
+    def add_user(self, user_id: str, display_name: str) -> None:
+        with self.site.lock:
+            self.site.users[user_id] = display_name
+
+    def add_page(
+        self,
+        space_key: str,
+        title: str,
+        storage: str,
+        *,
+        parent_id: str | None = None,
+        labels: Sequence[str] = (),
+        page_id: str | None = None,
+        status: str = "current",
+        modified_at: datetime | None = None,
+    ) -> str:
+        return self.site.add_page(
+            space_key,
+            title,
+            storage,
+            parent_id=parent_id,
+            labels=list(labels),
+            page_id=page_id,
+            status=status,
+            modified_at=modified_at,
+        )
+
+    def update_page(
+        self,
+        page_id: str,
+        *,
+        storage: str | None = None,
+        title: str | None = None,
+        parent_id: str | None = None,
+        labels: Sequence[str] | None = None,
+        modified_at: datetime | None = None,
+    ) -> None:
+        self.site.update_page(
+            page_id,
+            storage=storage,
+            title=title,
+            parent_id=parent_id,
+            labels=None if labels is None else list(labels),
+            modified_at=modified_at,
+        )
+
+    def delete_page(self, page_id: str) -> None:
+        self.site.delete_page(page_id)
+
+    def set_faults(
+        self,
+        *,
+        rate: float = 0.0,
+        kinds: Sequence[str] = FAULT_KINDS,
+        retry_after: float = 0.05,
+        slow_seconds: float = 0.2,
+        fail_limit_above: int | None = None,
+    ) -> None:
+        self.faults.configure(
+            rate=rate,
+            kinds=kinds,
+            retry_after=retry_after,
+            slow_seconds=slow_seconds,
+            fail_limit_above=fail_limit_above,
+        )
+
+    def break_page(self, page_id: str, status: int = 500) -> None:
+        """Make every request for this page fail with ``status`` (``fix_page`` undoes it)."""
+        self.broken_pages[page_id] = status
+
+    def fix_page(self, page_id: str) -> None:
+        self.broken_pages.pop(page_id, None)
+
+    # -- serving --------------------------------------------------------------------------------------------------
+    @property
+    def context(self) -> str:
+        return "/wiki" if self.flavor == "cloud" else ""
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        if self._server is not None:
+            raise RuntimeError("the server is already running")
+        handler = type("BoundHandler", (_Handler,), {"fake": self})
+        server = _QuietServer((host, port), handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-confluence", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}{self.context}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @contextlib.contextmanager
+    def serve(self, port: int = 0) -> Iterator[str]:
+        """Run the server in a background thread; yields the base URL the client should use."""
+        url = self.start(port)
+        try:
+            yield url
+        finally:
+            self.stop()
+
+    # -- one request ----------------------------------------------------------------------------------------------
+    def authorized(self, header: str | None) -> bool:
+        if self.auth is None and self.bearer is None:
+            return True
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and self.bearer is not None:
+            return value.strip() == self.bearer
+        if scheme.lower() == "basic" and self.auth is not None:
+            try:
+                user, _, token = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+            except ValueError:
+                return False
+            return (user, token) == self.auth
+        return False
+
+    def respond(self, path: str, query: dict[str, list[str]], origin: str, auth_header: str | None) -> Response:
+        is_v2 = path.startswith(self.context + api_v2.V2 + "/") and self.flavor == "cloud"
+        error = v2_error if is_v2 else v1_error
+        if not self.authorized(auth_header):
+            return error(401, "Unauthorized: missing or invalid credentials")
+        segments = path.split("/")
+        for page_id, status in self.broken_pages.items():
+            if page_id in segments and ("pages" in segments or "content" in segments):
+                return error(status, f"page {page_id} is broken on purpose")
+        request = Request(path, query, origin, self.context, self.site, self.flavor, self.site_timezone)
+        try:
+            if is_v2:
+                return api_v2.handle(request, path[len(self.context + api_v2.V2) :])
+            if path.startswith(self.context + api_v1.V1 + "/"):
+                return api_v1.handle(request, path[len(self.context + api_v1.V1) :])
+            raise ApiError(404, f"no such resource: {path}")
+        except ApiError as exc:
+            return error(exc.status, exc.message)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout, closed socket) is normal under fault injection: no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("client %s went away: %s", client_address, error)
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeConfluence
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
+    timeout = 10
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("fake confluence: " + format, *args)
+
+    def do_GET(self) -> None:
+        fake = self.fake
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        with fake._count_lock:
+            fake.request_count += 1
+            fake.request_log.append(self.path)
+        limit_values = query.get("limit") or []
+        limit = int(limit_values[-1]) if limit_values and limit_values[-1].isdigit() else None
+        fault = fake.faults.draw(limit)
+        settings = fake.faults.settings
+        if fault == "drop":
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        if fault == "slow":
+            time.sleep(settings.slow_seconds)
+        if fault == "429":
+            seconds = settings.retry_after
+            value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+            return self._send(Response(429, {"message": "Rate limit exceeded"}, {"Retry-After": value}))
+        if fault == "500":
+            return self._send(v1_error(500, "injected internal server error"))
+        host = self.headers.get("Host") or "127.0.0.1"
+        self._send(fake.respond(parts.path, query, f"http://{host}", self.headers.get("Authorization")))
+
+    def _send(self, response: Response) -> None:
+        body = response.body()
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        if response.status == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="Confluence"')
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)

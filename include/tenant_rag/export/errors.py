@@ -1,0 +1,39 @@
+"""Errors of the Confluence export. Each names the customer, space, page or URL it is about."""
+
+from __future__ import annotations
+
+from tenant_rag.errors import TenantRagError
+
+
+class ExportError(TenantRagError):
+    """The export of a customer cannot run (bad export config, unusable base URL...)."""
+
+
+class SpaceNotFoundError(ExportError, LookupError):
+    """A configured space key does not exist on the Confluence site (or the credentials cannot see it)."""
+
+    def __init__(self, customer_id: str, space_key: str, base_url: str) -> None:
+        self.customer_id = customer_id
+        self.space_key = space_key
+        self.base_url = base_url
+        super().__init__(
+            f"customer {customer_id!r}: space {space_key!r} does not exist on {base_url} "
+            "(or the Confluence credentials cannot see it); check export.space_keys in config.yaml"
+        )
+
+
+class ConfluenceHTTPError(TenantRagError):
+    """A request that failed for good (after retries, or with a status no retry can fix)."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+class ConfluenceAuthError(ConfluenceHTTPError):
+    """401/403: the credentials are wrong or lack permission; retrying cannot help."""
+
+
+class RetryBudgetExhaustedError(ConfluenceHTTPError):
+    """The run's total retry budget is spent: the site is too unhealthy to keep retrying."""

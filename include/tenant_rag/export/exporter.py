@@ -1,0 +1,234 @@
+"""``export_customer``: mirror a customer's Confluence spaces into ``<customer>/exports/<space>/`` as Markdown.
+
+One run = plan (id-only listings, scope, layout, CQL window) -> fetch and convert the pages that need it (a few
+threads, files written as results arrive) -> move pages whose place in the tree changed -> delete what no longer
+exists -> save the manifest. A page that still fails after retries is reported in ``errors`` and keeps its previous
+file; the next run tries it again. A missing space or bad credentials stop the run with a clear error.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tenant_rag.config import ConfluenceExportConfig, CustomerConfig
+from tenant_rag.export import cql
+from tenant_rag.export.client import ConfluenceClient, SpaceMissing, make_client
+from tenant_rag.export.errors import ConfluenceAuthError, ConfluenceHTTPError, ExportError, SpaceNotFoundError
+from tenant_rag.export.http import RetryPolicy
+from tenant_rag.export.manifest import ExportManifest, ManifestEntry
+from tenant_rag.export.models import ConfluenceCredentials
+from tenant_rag.export.moves import PreparedMoves, apply_tree_changes, clear_case_rename, prepare_moves
+from tenant_rag.export.planning import SpacePlan, choose_fetches, plan_space, title_map
+from tenant_rag.export.storage_markdown import ConversionContext, storage_to_markdown
+from tenant_rag.export.writer import page_meta, write_page
+
+log = logging.getLogger(__name__)
+MAX_ERRORS_REPORTED = 50
+MANIFEST_SAVE_SECONDS = 30.0
+
+
+def _site_url(config: ConfluenceExportConfig, base_url: str | None) -> str:
+    url = (base_url or config.base_url).rstrip("/")
+    parts = urlsplit(url)
+    if (
+        config.flavor == "cloud"
+        and parts.path in ("", "/")
+        and parts.hostname
+        and parts.hostname.endswith(".atlassian.net")
+    ):
+        url += "/wiki"
+    return url
+
+
+def _policy(config: ConfluenceExportConfig, override: RetryPolicy | None) -> RetryPolicy:
+    if override is not None:
+        return override
+    return RetryPolicy(timeout_seconds=config.request_timeout_seconds, max_retries=config.max_retries)
+
+
+def _fetch_and_write(
+    client: ConfluenceClient,
+    plan: SpacePlan,
+    page_id: str,
+    links: dict[tuple[str, str], str],
+    export_root: Path,
+    moves: PreparedMoves,
+) -> tuple[ManifestEntry, bool] | None:
+    """Fetch, convert and write one page (in a worker thread); None when it vanished since the listing."""
+    page = client.get_page(page_id, plan.space)
+    if page is None:
+        return None
+    rel = plan.paths[page_id]
+    here = posixpath.dirname(rel)
+
+    def resolve(space: str, title: str) -> str | None:
+        target = links.get((space, title))
+        return posixpath.relpath(target, here or ".") if target else None
+
+    context = ConversionContext(
+        space_key=plan.space.key,
+        resolve_page=resolve,
+        site_url=client.base_url,
+        attachment_url=lambda name: client.attachment_url(page_id, name),
+        user_name=client.user_name,
+    )
+    result = storage_to_markdown(page.storage, context)
+    crumbs = plan.breadcrumbs(page_id)
+    meta = page_meta(page, crumbs)
+    clear_case_rename(moves, plan.space.key, page_id, rel, export_root)
+    written = write_page(export_root, rel, meta, result.markdown)
+    entry = ManifestEntry(
+        page_id=page_id,
+        version=page.version,
+        path=rel,
+        last_modified=meta["last_modified"],
+        title=page.title,
+        parent_id=page.parent_id,
+        breadcrumbs=crumbs,
+        labels=list(page.labels),
+        links=sorted([space, title, links.get((space, title), "")] for space, title in result.page_links),
+    )
+    return entry, written
+
+
+def export_customer(
+    config: CustomerConfig,
+    customer_dir: Path,
+    *,
+    credentials: ConfluenceCredentials,
+    window: tuple[datetime, datetime] | None = None,
+    space_keys: list[str] | None = None,
+    base_url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    workers: int = 4,
+) -> dict[str, Any]:
+    """Mirror the customer's spaces into ``customer_dir/exports/<space>/``; returns small JSON-serialisable stats.
+
+    ``window`` None is a full export; ``(start, end)`` an incremental one for pages modified in [start, end)
+    (naive datetimes are UTC). Both list every space without bodies, so deletions and moves are mirrored and pages
+    whose version the manifest already holds are skipped. ``space_keys`` narrows the run to some configured spaces;
+    ``base_url`` overrides ``config.export.base_url``; ``progress(done, total)`` is called (from the calling thread)
+    after each fetched page; ``retry_policy`` overrides the timeout/retry settings taken from the config.
+    Raises ``SpaceNotFoundError``, ``ConfluenceAuthError``, ``ExportError``, or ``ConfluenceHTTPError`` when a listing
+    fails after retries; a single page that fails is reported in ``stats["errors"]`` instead.
+    """
+    started = time.monotonic()
+    export = config.export
+    if not isinstance(export, ConfluenceExportConfig):
+        raise ExportError(f"customer {config.customer_id!r}: export.source is {export.source!r}, not 'confluence'")
+    if window is not None:
+        try:
+            cql.local_window(window[0], window[1], cql.site_zone(export.site_timezone))
+        except ValueError as exc:
+            raise ExportError(f"customer {config.customer_id!r}: {exc}") from None
+    keys = list(space_keys) if space_keys else list(export.space_keys)
+    unknown = sorted(set(keys) - set(export.space_keys))
+    if unknown:
+        raise ExportError(
+            f"customer {config.customer_id!r}: space_keys {unknown} are not in export.space_keys {export.space_keys}"
+        )
+    customer_dir = Path(customer_dir)
+    export_root = customer_dir / "exports"
+    export_root.mkdir(parents=True, exist_ok=True)
+    manifest = ExportManifest.load(customer_dir / "cache" / "export_manifest.json", export_root)
+    site = _site_url(export, base_url)
+    client = make_client(
+        export.flavor, site, credentials, page_size=export.page_size, policy=_policy(export, retry_policy)
+    )
+    try:
+        plans = []
+        for key in keys:
+            try:
+                space = client.get_space(key)
+            except SpaceMissing:
+                raise SpaceNotFoundError(config.customer_id, key, site) from None
+            plans.append(plan_space(client, space, export, window))
+        if export.ancestor_id and not any(export.ancestor_id in plan.listing for plan in plans):
+            raise ExportError(
+                f"customer {config.customer_id!r}: export.ancestor_id {export.ancestor_id!r} is not a page of "
+                f"spaces {keys}"
+            )
+        choose_fetches(plans, manifest, export_root, full=window is None)
+        stats = _run(client, plans, manifest, export_root, progress, workers)
+    finally:
+        client.close()
+    stats.update(
+        mode="full" if window is None else "incremental",
+        spaces=keys,
+        http_requests=client.http.requests,
+        retries=client.http.retries,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    log.info("customer %s export: %s", config.customer_id, {k: v for k, v in stats.items() if k != "errors"})
+    return stats
+
+
+def _run(
+    client: ConfluenceClient,
+    plans: list[SpacePlan],
+    manifest: ExportManifest,
+    export_root: Path,
+    progress: Callable[[int, int], None] | None,
+    workers: int,
+) -> dict[str, Any]:
+    links = title_map(plans, manifest)
+    fresh: dict[str, ManifestEntry] = {}  # page id -> entry for pages fetched and written in this run
+    errors: list[dict[str, str]] = []
+    total = sum(len(plan.fetch) for plan in plans)
+    stats: dict[str, Any] = {"pages_listed": sum(len(p.scope) for p in plans), "pages_fetched": 0, "pages_written": 0}
+    gone: set[str] = set()
+    if progress:
+        progress(0, total)
+    moves = prepare_moves(plans, manifest, export_root)
+    last_save = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="confluence-fetch")
+    try:
+        futures: dict[Future[Any], tuple[SpacePlan, str]] = {
+            pool.submit(_fetch_and_write, client, plan, page_id, links, export_root, moves): (plan, page_id)
+            for plan in plans
+            for page_id in plan.fetch
+        }
+        for done, future in enumerate(as_completed(futures), start=1):
+            plan, page_id = futures[future]
+            try:
+                outcome = future.result()
+            except ConfluenceAuthError:
+                raise
+            except Exception as exc:  # one bad page must not stop the export
+                log.warning("page %s in space %s failed: %s", page_id, plan.space.key, exc)
+                errors.append({"page_id": page_id, "space_key": plan.space.key, "error": str(exc)[:500]})
+            else:
+                if outcome is None:
+                    gone.add(page_id)
+                else:
+                    entry, written = outcome
+                    stats["pages_fetched"] += 1
+                    stats["pages_written"] += written
+                    fresh[page_id] = entry
+                    manifest.space(plan.space.key)[page_id] = entry
+                    if time.monotonic() - last_save > MANIFEST_SAVE_SECONDS:
+                        manifest.save()
+                        last_save = time.monotonic()
+            if progress:
+                progress(done, total)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # stop at once: pages not started yet are not fetched
+        raise
+    pool.shutdown(wait=True)
+    stats.update(apply_tree_changes(plans, manifest, export_root, fresh, gone, moves))
+    manifest.save()
+    stats["errors"] = errors[:MAX_ERRORS_REPORTED]
+    stats["errors_total"] = len(errors)
+    return stats
+
+
+__all__ = ["ConfluenceCredentials", "ConfluenceHTTPError", "SpaceNotFoundError", "export_customer"]

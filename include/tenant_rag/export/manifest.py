@@ -1,0 +1,104 @@
+"""The export manifest, ``<customer>/cache/export_manifest.json``: what the export tree holds, per space.
+
+Page id -> version, path (relative to ``exports/``), last modified, title, parent, breadcrumbs, labels and the
+pages its body links to. Re-runs skip pages whose version did not change; a changed link target or ancestor
+re-renders the pages that depend on it. Written atomically. A missing or unreadable manifest is rebuilt from the
+front matter of the files in the export tree, so losing it never forces a full re-download.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenant_rag.documents import PageFormatError, iter_page_files, read_page
+from tenant_rag.fsutil import atomic_write_json
+
+log = logging.getLogger(__name__)
+MANIFEST_FORMAT = 1
+CONVERTER_VERSION = 1  # bump when the Markdown output changes: full runs then re-render every page
+
+
+@dataclass
+class ManifestEntry:
+    page_id: str
+    version: int
+    path: str
+    last_modified: str | None = None
+    title: str = ""
+    parent_id: str | None = None
+    breadcrumbs: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    links: list[list[str]] = field(default_factory=list)  # [space key, title, path it resolved to or ""]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ManifestEntry:
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+
+@dataclass
+class ExportManifest:
+    path: Path
+    spaces: dict[str, dict[str, ManifestEntry]] = field(default_factory=dict)
+    converter_version: int = CONVERTER_VERSION
+
+    def space(self, key: str) -> dict[str, ManifestEntry]:
+        return self.spaces.setdefault(key, {})
+
+    def save(self) -> None:
+        atomic_write_json(
+            self.path,
+            {
+                "format": MANIFEST_FORMAT,
+                "converter_version": self.converter_version,
+                "spaces": {
+                    key: {page_id: asdict(entry) for page_id, entry in sorted(pages.items())}
+                    for key, pages in sorted(self.spaces.items())
+                },
+            },
+        )
+
+    @classmethod
+    def load(cls, path: Path, export_root: Path) -> ExportManifest:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if raw.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"format {raw.get('format')!r}")
+            spaces = {
+                key: {page_id: ManifestEntry.from_json(entry) for page_id, entry in pages.items()}
+                for key, pages in raw["spaces"].items()
+            }
+            return cls(path, spaces, int(raw.get("converter_version", 0)))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("export manifest %s is unreadable (%s); rebuilding it from the export tree", path, exc)
+        return cls.rebuild(path, export_root)
+
+    @classmethod
+    def rebuild(cls, path: Path, export_root: Path) -> ExportManifest:
+        """Recover what the export tree holds from its files' front matter (files without it are ignored)."""
+        manifest = cls(path)
+        for file in iter_page_files(export_root):
+            try:
+                page = read_page(file, export_root)
+            except (PageFormatError, OSError) as exc:
+                log.warning("ignoring %s while rebuilding the export manifest: %s", file, exc)
+                continue
+            if page.page_id.startswith("path:") or page.version is None:
+                continue
+            manifest.space(page.space_key)[page.page_id] = ManifestEntry(
+                page_id=page.page_id,
+                version=page.version,
+                path=page.rel_path,
+                last_modified=page.last_modified.isoformat() if page.last_modified else None,
+                title=page.title,
+                parent_id=page.parent_id,
+                breadcrumbs=list(page.breadcrumbs),
+                labels=list(page.labels),
+            )
+        return manifest

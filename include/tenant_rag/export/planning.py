@@ -1,0 +1,128 @@
+"""Plan one export run: list each space without bodies, decide its scope, lay out paths, choose what to fetch.
+
+Fetch rules (both modes skip a page whose version the manifest already has, unless its file is missing):
+- full: every page in scope whose version differs from the manifest (or when the converter changed);
+- incremental: pages the CQL ``lastmodified`` window returns, plus pages the export tree lacks altogether (a page
+  restored from the trash keeps its old modification time, so no window would ever find it);
+- either mode: pages that link to a page whose exported path changed, so their relative links stay right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tenant_rag.config import ConfluenceExportConfig
+from tenant_rag.export import cql
+from tenant_rag.export.client import ConfluenceClient
+from tenant_rag.export.layout import TreeNode, breadcrumbs, plan_paths
+from tenant_rag.export.manifest import ExportManifest, ManifestEntry
+from tenant_rag.export.models import PageSummary, SpaceInfo
+
+
+@dataclass
+class SpacePlan:
+    space: SpaceInfo
+    listing: dict[str, PageSummary]
+    scope: set[str]
+    paths: dict[str, str]  # page id -> path relative to exports/ ("ENG/Parent/Child.md"), for every listed page
+    window_ids: set[str] | None = None
+    fetch: list[str] = field(default_factory=list)
+
+    _titles: dict[str, str] = field(init=False, repr=False)
+    _parents: dict[str, str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:  # built once, before worker threads read them
+        self._titles = {pid: page.title for pid, page in self.listing.items()}
+        self._parents = {pid: page.parent_id for pid, page in self.listing.items()}
+
+    def breadcrumbs(self, page_id: str) -> list[str]:
+        return breadcrumbs(page_id, self._titles, self._parents)
+
+
+def _descendants(root_id: str, listing: dict[str, PageSummary]) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for page in listing.values():
+        if page.parent_id:
+            children.setdefault(page.parent_id, []).append(page.page_id)
+    found, stack = {root_id}, [root_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def plan_space(
+    client: ConfluenceClient,
+    space: SpaceInfo,
+    config: ConfluenceExportConfig,
+    window: tuple[datetime, datetime] | None,
+) -> SpacePlan:
+    statuses = ["current", "archived"] if config.include_archived else ["current"]
+    listing = {page.page_id: page for page in client.list_pages(space, statuses)}
+    scope = set(listing)
+    if config.ancestor_id:
+        scope = _descendants(config.ancestor_id, listing) if config.ancestor_id in listing else set()
+    extra = f"({config.cql})" if config.cql else None
+    labels = cql.label_scope(config.include_labels, config.exclude_labels)
+    if labels or extra:
+        scope &= set(client.search_ids(cql.combine(cql.space_pages(space.key), labels, extra)))
+    nodes = [TreeNode(page.page_id, page.title, page.parent_id) for page in listing.values()]
+    paths = {page_id: f"{space.key}/{rel}" for page_id, rel in plan_paths(nodes).items()}
+    plan = SpacePlan(space=space, listing=listing, scope=scope, paths=paths)
+    if window is not None:
+        zone = cql.site_zone(config.site_timezone)
+        query = cql.combine(cql.space_pages(space.key), cql.window_clause(window[0], window[1], zone), extra)
+        plan.window_ids = set(client.search_ids(query))
+    return plan
+
+
+def title_map(plans: list[SpacePlan], manifest: ExportManifest) -> dict[tuple[str, str], str]:
+    """(space, title) -> exported path after this run: planned spaces from the plan, others from the manifest."""
+    planned = {plan.space.key for plan in plans}
+    mapping = {
+        (key, entry.title): entry.path
+        for key, pages in manifest.spaces.items()
+        if key not in planned
+        for entry in pages.values()
+    }
+    for plan in plans:
+        for page_id in plan.scope:
+            mapping[(plan.space.key, plan.listing[page_id].title)] = plan.paths[page_id]
+    return mapping
+
+
+def _changed(entry: ManifestEntry | None, version: int, full: bool, stale_converter: bool, in_window: bool) -> bool:
+    if entry is None:
+        return True
+    if full:
+        return entry.version != version or stale_converter
+    return in_window and entry.version != version
+
+
+def _links_moved(entry: ManifestEntry | None, targets: dict[tuple[str, str], str]) -> bool:
+    """A linked page now lives elsewhere (or appeared/vanished) than where the page's links point."""
+    if entry is None:
+        return False
+    return any(targets.get((link[0], link[1])) != (link[2] or None) for link in entry.links if len(link) == 3)
+
+
+def choose_fetches(plans: list[SpacePlan], manifest: ExportManifest, export_root: Path, *, full: bool) -> None:
+    """Fill ``plan.fetch`` for every space (sorted by page id for a stable order)."""
+    targets = title_map(plans, manifest)
+    stale_converter = manifest.converter_version != ExportManifest(manifest.path).converter_version
+    for plan in plans:
+        known = manifest.space(plan.space.key)
+        fetch = []
+        for page_id in plan.scope:
+            page = plan.listing[page_id]
+            entry = known.get(page_id)
+            missing = entry is None or not (export_root / entry.path).is_file()
+            in_window = page_id in (plan.window_ids or ())
+            changed = _changed(entry, page.version, full, stale_converter, in_window)
+            if missing or changed or _links_moved(entry, targets):
+                fetch.append(page_id)
+        plan.fetch = sorted(fetch, key=lambda pid: (len(pid), pid))

@@ -1,0 +1,163 @@
+"""Confluence inline elements in storage format: links, images, user mentions, emoticons, times, task lists."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote, urlsplit
+
+from lxml import etree
+
+from tenant_rag.export import markdown_text as md
+from tenant_rag.export.storage_parse import attr, first_child, tag_name, text_of
+
+if TYPE_CHECKING:
+    from tenant_rag.export.storage_markdown import StorageConverter
+
+EMOTICONS = {
+    "smile": "🙂",
+    "sad": "🙁",
+    "cheeky": "😛",
+    "laugh": "😀",
+    "wink": "😉",
+    "thumbs-up": "👍",
+    "thumbs-down": "👎",
+    "information": "ℹ️",
+    "tick": "✅",
+    "cross": "❌",
+    "warning": "⚠️",
+    "plus": "➕",
+    "minus": "➖",
+    "question": "❓",
+    "light-on": "💡",
+    "light-off": "🌙",
+    "yellow-star": "⭐",
+    "red-star": "⭐",
+    "green-star": "⭐",
+    "blue-star": "⭐",
+    "heart": "❤️",
+    "broken-heart": "💔",
+}
+RESOURCE_TAGS = ("ri:page", "ri:blog-post", "ri:attachment", "ri:user", "ri:space", "ri:url", "ri:content-entity")
+
+
+def render_inline_element(conv: StorageConverter, element: etree._Element, depth: int) -> str:
+    name = tag_name(element)
+    if name == "ac:link":
+        return render_link(conv, element, depth)
+    if name == "ac:image":
+        return render_image(conv, element)
+    if name == "ac:emoticon":
+        fallback = attr(element, "ac:emoji-fallback")
+        if fallback:
+            return fallback
+        emoticon = attr(element, "ac:name") or attr(element, "ac:emoji-shortname") or ""
+        return EMOTICONS.get(emoticon, f":{emoticon.strip(':')}:" if emoticon else "")
+    if name == "time":
+        return md.escape_text(element.get("datetime") or text_of(element))
+    if name in ("ac:structured-macro", "ac:macro"):
+        from tenant_rag.export.storage_macros import render_inline_macro
+
+        return render_inline_macro(conv, element, depth)
+    if name == "ri:user":
+        return user_mention(conv, element)
+    if name.startswith("ri:"):
+        return md.escape_text(resource_label(element))
+    if name in ("ac:task-list", "ac:task"):
+        return " " + md.collapse_spaces(render_task_list(conv, element, depth)) + " "
+    return conv.inline_children(element, depth)
+
+
+def resource_label(resource: etree._Element) -> str:
+    """The human-readable name of an ``ri:`` resource (page title, file name, space key, URL)."""
+    for key in ("ri:content-title", "ri:filename", "ri:space-key", "ri:value", "ri:content-id"):
+        value = attr(resource, key)
+        if value:
+            return value
+    return ""
+
+
+def user_mention(conv: StorageConverter, user: etree._Element) -> str:
+    user_id = attr(user, "ri:account-id") or attr(user, "ri:userkey") or attr(user, "ri:username") or ""
+    name = conv.context.user_name(user_id) if conv.context.user_name and user_id else None
+    return "@" + md.escape_text(name or attr(user, "ri:username") or user_id or "unknown-user")
+
+
+def _link_body(conv: StorageConverter, link: etree._Element, depth: int) -> str:
+    plain = first_child(link, "ac:plain-text-link-body")
+    if plain is not None:
+        return md.escape_text(md.collapse_spaces(text_of(plain)).strip())
+    rich = first_child(link, "ac:link-body")
+    if rich is not None:
+        return md.collapse_spaces(conv.inline_children(rich, depth)).strip()
+    return ""
+
+
+def attachment_href(conv: StorageConverter, resource: etree._Element) -> str:
+    filename = attr(resource, "ri:filename") or ""
+    if conv.context.attachment_url and first_child(resource, "ri:page") is None:
+        return conv.context.attachment_url(filename)
+    return quote(filename)
+
+
+def page_href(conv: StorageConverter, resource: etree._Element) -> str | None:
+    title = attr(resource, "ri:content-title") or ""
+    space = attr(resource, "ri:space-key") or conv.context.space_key
+    if not title:
+        return None
+    conv.page_links.add((space, title))
+    if conv.context.resolve_page:
+        target = conv.context.resolve_page(space, title)
+        if target:
+            return target
+    if conv.context.site_url and space:
+        return f"{conv.context.site_url.rstrip('/')}/display/{quote(space)}/{quote(title.replace(' ', '+'), safe='+')}"
+    return None
+
+
+def render_link(conv: StorageConverter, link: etree._Element, depth: int) -> str:
+    body = _link_body(conv, link, depth)
+    resource = next((child for child in link if tag_name(child) in RESOURCE_TAGS), None)
+    anchor = attr(link, "ac:anchor")
+    fragment = f"#{anchor}" if anchor else ""
+    if resource is None:
+        return f"[{body or md.escape_text(anchor or '')}]({md.link_url(fragment)})" if fragment else body
+    kind = tag_name(resource)
+    if kind == "ri:user":
+        return body or user_mention(conv, resource)
+    label = body or md.escape_text(resource_label(resource))
+    href: str | None
+    if kind == "ri:page":
+        href = page_href(conv, resource)
+    elif kind == "ri:attachment":
+        href = attachment_href(conv, resource)
+    elif kind == "ri:url":
+        href = attr(resource, "ri:value")
+    else:
+        href = None
+    if not href:
+        return label
+    return f"[{label}]({md.link_url(href + fragment)})"
+
+
+def render_image(conv: StorageConverter, image: etree._Element) -> str:
+    resource = next((child for child in image if tag_name(child) in ("ri:attachment", "ri:url")), None)
+    if resource is None:
+        return ""
+    is_url = tag_name(resource) == "ri:url"
+    href = (attr(resource, "ri:value") or "") if is_url else attachment_href(conv, resource)
+    file_name = urlsplit(href).path.rsplit("/", 1)[-1] if is_url else resource_label(resource)
+    label = attr(image, "ac:alt") or attr(image, "ac:title") or unquote(file_name)
+    return f"![{md.escape_text(md.collapse_spaces(label)).strip()}]({md.link_url(href)})" if href else ""
+
+
+def render_task_list(conv: StorageConverter, task_list: etree._Element, depth: int) -> str:
+    """``ac:task-list`` as ``- [ ]`` / ``- [x]`` items (nested task lists indented under their item)."""
+    tasks = [task_list] if tag_name(task_list) == "ac:task" else [t for t in task_list if tag_name(t) == "ac:task"]
+    items = []
+    for task in tasks:
+        status = first_child(task, "ac:task-status")
+        done = status is not None and text_of(status).strip().lower() == "complete"
+        body = first_child(task, "ac:task-body")
+        content = conv.blocks(body, depth + 1) if body is not None else []
+        items.append(conv.list_item("- [x] " if done else "- [ ] ", content, indent_width=2))
+    return "\n".join(items)

@@ -1,0 +1,133 @@
+"""Incremental windows: CQL lastmodified in the site's time zone, overlap, deletions found by the id listing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tenant_rag.config import CustomerConfig
+from tenant_rag.confluence_server import FakeConfluence
+from tenant_rag.documents import read_page
+from tenant_rag.export import export_customer
+from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, fetched_page_ids
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def _site(fake: FakeConfluence) -> dict[str, str]:
+    fake.add_space("ENG", "Engineering")
+    home = fake.add_page("ENG", "Home", "<p>home</p>", modified_at=T0)
+    return {
+        "home": home,
+        "a": fake.add_page("ENG", "Alpha", "<p>a1</p>", parent_id=home, modified_at=T0),
+        "b": fake.add_page("ENG", "Beta", "<p>b1</p>", parent_id=home, modified_at=T0),
+        "c": fake.add_page("ENG", "Gamma", "<p>c1</p>", parent_id=home, modified_at=T0),
+    }
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "America/New_York"])
+def test_window_fetches_pages_modified_inside_it(
+    config_for: Callable[..., CustomerConfig], tmp_path: Path, zone: str
+) -> None:
+    fake = FakeConfluence(auth=CLOUD_AUTH, site_timezone=zone)
+    ids = _site(fake)
+    with fake.serve() as url:
+        config = config_for(url, ["ENG"], site_timezone=zone)
+        export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+        fake.update_page(ids["a"], storage="<p>a2</p>", modified_at=datetime(2026, 3, 2, 9, 59, 40, tzinfo=UTC))
+        fake.update_page(ids["b"], storage="<p>b2</p>", modified_at=datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+        fake.update_page(ids["c"], storage="<p>c2</p>", modified_at=datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
+        fake.request_log.clear()
+        window = (datetime(2026, 3, 2, 10, 0, tzinfo=UTC), datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
+        stats = export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST, window=window)
+    assert stats["mode"] == "incremental"
+    # Beta is inside; Alpha 20 s before the start is caught by the overlap; Gamma at the (exclusive) end is not
+    assert sorted(fetched_page_ids(fake)) == sorted([ids["a"], ids["b"]])
+    assert stats["pages_fetched"] == 2 and stats["pages_unchanged"] == 2
+    assert "b2" in (tmp_path / "exports/ENG/Home/Beta.md").read_text()
+    assert "c1" in (tmp_path / "exports/ENG/Home/Gamma.md").read_text()  # deferred to the window that holds it
+    searches = [line for line in fake.request_log if "/content/search" in line]
+    assert len(searches) == 1 and "lastmodified" in searches[0]
+
+
+def test_a_wrong_site_time_zone_would_miss_the_edit(config_for: Callable[..., CustomerConfig], tmp_path: Path) -> None:
+    """Why the time zone matters: the same window read as UTC on a +05:30 site finds nothing."""
+    fake = FakeConfluence(auth=CLOUD_AUTH, site_timezone="Asia/Kolkata")
+    ids = _site(fake)
+    with fake.serve() as url:
+        wrong = config_for(url, ["ENG"], site_timezone="UTC")
+        export_customer(wrong, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+        fake.update_page(ids["b"], storage="<p>b2</p>", modified_at=datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+        window = (datetime(2026, 3, 2, 10, 0, tzinfo=UTC), datetime(2026, 3, 2, 11, 0, tzinfo=UTC))
+        missed = export_customer(wrong, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST, window=window)
+        right = config_for(url, ["ENG"], site_timezone="Asia/Kolkata")
+        found = export_customer(right, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST, window=window)
+    assert missed["pages_fetched"] == 0 and found["pages_fetched"] == 1
+
+
+def test_incremental_run_also_mirrors_deletions_moves_and_missing_pages(
+    fake: FakeConfluence, served: str, config_for: Callable[..., CustomerConfig], tmp_path: Path
+) -> None:
+    ids = _site(fake)
+    config = config_for(served, ["ENG"])
+    export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+    fake.delete_page(ids["c"])
+    fake.update_page(ids["b"], parent_id=ids["a"], modified_at=T0 + timedelta(days=30))  # moved, outside the window
+    restored = fake.add_page(
+        "ENG", "Restored", "<p>old page back from the trash</p>", modified_at=T0 - timedelta(days=9)
+    )
+    window = (T0 + timedelta(days=1), T0 + timedelta(days=2))
+    stats = export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST, window=window)
+    assert stats["pages_deleted"] == 1 and not (tmp_path / "exports/ENG/Home/Gamma.md").exists()
+    assert stats["pages_moved"] == 1 and not (tmp_path / "exports/ENG/Home/Beta.md").exists()
+    moved = read_page(tmp_path / "exports/ENG/Home/Alpha/Beta.md", tmp_path / "exports")
+    assert moved.breadcrumbs == ("Home", "Alpha") and moved.parent_id == ids["a"]
+    assert (tmp_path / "exports/ENG/Restored.md").is_file()  # absent from the mirror: fetched whatever its date
+    assert fetched_page_ids(fake)[-1:] == [restored]
+
+
+def test_naive_window_bounds_are_utc(
+    fake: FakeConfluence, served: str, config_for: Callable[..., CustomerConfig], tmp_path: Path
+) -> None:
+    ids = _site(fake)
+    config = config_for(served, ["ENG"])
+    export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+    fake.update_page(ids["a"], storage="<p>a2</p>", modified_at=datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+    stats = export_customer(
+        config,
+        tmp_path,
+        credentials=CLOUD_CREDENTIALS,
+        retry_policy=FAST,
+        window=(datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 11)),
+    )
+    assert stats["pages_fetched"] == 1
+
+
+def test_backfill_over_intervals_equals_one_full_run(
+    fake: FakeConfluence, served: str, config_for: Callable[..., CustomerConfig], tmp_path: Path
+) -> None:
+    ids = _site(fake)
+    config = config_for(served, ["ENG"])
+    export_customer(config, tmp_path / "backfill", credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+    day = timedelta(days=1)
+    fake.update_page(ids["a"], storage="<p>a2</p>", modified_at=T0 + day)
+    fake.update_page(ids["b"], title="Beta renamed", modified_at=T0 + 2 * day)
+    fake.update_page(ids["a"], storage="<p>a3</p>", modified_at=T0 + 3 * day)
+    for start in (T0 + day, T0 + 2 * day, T0 + 3 * day):  # three daily intervals, oldest first
+        export_customer(
+            config,
+            tmp_path / "backfill",
+            credentials=CLOUD_CREDENTIALS,
+            retry_policy=FAST,
+            window=(start - timedelta(hours=1), start + day - timedelta(hours=1)),
+        )
+    export_customer(config, tmp_path / "full", credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
+    root_b, root_f = tmp_path / "backfill/exports", tmp_path / "full/exports"
+    assert sorted(p.relative_to(root_b) for p in root_b.rglob("*.md")) == sorted(
+        p.relative_to(root_f) for p in root_f.rglob("*.md")
+    )
+    for path in root_f.rglob("*.md"):
+        assert (root_b / path.relative_to(root_f)).read_text() == path.read_text()
