@@ -1,0 +1,202 @@
+"""Shared connection pools (psycopg_pool), one per database URL, with pgvector types registered.
+
+Two kinds of pool exist per database: the *admin* pool (the configured URL; writes, DDL) and the *query* pool,
+connected as the gateway role ``tenant_rag_query`` that owns no privileges of its own and can only act through
+``SET LOCAL ROLE <tenant role>``. Pool connections are in autocommit mode: every unit of work opens an explicit
+``conn.transaction()``. ``close_pools()`` closes everything (also registered with ``atexit``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote, urlparse, urlunparse
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from tenant_rag.errors import TenantRagError
+
+log = logging.getLogger(__name__)
+
+GATEWAY_ROLE = "tenant_rag_query"
+GATEWAY_PASSWORD_ENV = "TENANT_RAG_QUERY_PASSWORD"
+QUERY_URL_ENV = "TENANT_RAG_QUERY_DATABASE_URL"
+POOL_MAX_ENV = "TENANT_RAG_POOL_MAX_SIZE"
+
+_pools: dict[tuple[str, str], ConnectionPool[Any]] = {}
+_lock = threading.Lock()
+
+
+class DatabaseError(TenantRagError):
+    """A database operation failed; the message names the customer (when known) and what was attempted."""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+    return urlunparse(parsed._replace(netloc=netloc))
+
+
+def gateway_url(admin_url: str) -> str:
+    """The admin URL with the user swapped for the gateway role (``TENANT_RAG_QUERY_DATABASE_URL`` overrides).
+
+    The password comes from ``TENANT_RAG_QUERY_PASSWORD`` (none on a trust/peer socket such as the embedded server).
+    """
+    override = os.environ.get(QUERY_URL_ENV)
+    if override:
+        return override
+    parsed = urlparse(admin_url)
+    password = os.environ.get(GATEWAY_PASSWORD_ENV)
+    auth = GATEWAY_ROLE + (f":{quote(password, safe='')}" if password else "")
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    return urlunparse(parsed._replace(netloc=f"{auth}@{host}"))
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:
+        log.debug("the vector extension is not installed yet on %s", redact(conn.info.dsn))
+
+
+def _pool_max() -> int:
+    try:
+        return max(1, int(os.environ.get(POOL_MAX_ENV, "4")))
+    except ValueError:
+        return 4
+
+
+def _probe(url: str) -> None:
+    """Fail fast (instead of a pool timeout) when the URL cannot log in at all."""
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"cannot connect to {redact(url)}: {str(exc).strip()}") from exc
+
+
+def _get_pool(url: str, kind: str) -> ConnectionPool[Any]:
+    key = (url, kind)
+    with _lock:
+        pool = _pools.get(key)
+        if pool is not None and not pool.closed:
+            return pool
+        _probe(url)
+        pool = ConnectionPool(
+            url,
+            min_size=0,
+            max_size=_pool_max(),
+            kwargs={"autocommit": True},
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            max_idle=60.0,
+            timeout=15.0,
+            name=f"tenant_rag-{kind}",
+            open=False,
+        )
+        pool.open()
+        _pools[key] = pool
+        return pool
+
+
+def admin_pool(database_url: str) -> ConnectionPool[Any]:
+    """The pool for writes and DDL, connected with the configured (admin) URL."""
+    return _get_pool(database_url, "admin")
+
+
+def query_pool(database_url: str) -> ConnectionPool[Any]:
+    """The one pool every customer's queries share, connected as the gateway role.
+
+    The first use per database makes sure the gateway role exists (through the admin URL, when it may).
+    """
+    url = gateway_url(database_url)
+    with _lock:
+        known = (url, "query") in _pools
+    if not known:
+        _ensure_gateway(database_url)
+    return _get_pool(url, "query")
+
+
+def _ensure_gateway(database_url: str) -> None:
+    from tenant_rag.store.schema import ensure_gateway_role
+
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            ensure_gateway_role(conn)
+    except psycopg.Error as exc:
+        log.debug("could not ensure the gateway role through the admin URL: %s", exc)
+
+
+@contextmanager
+def admin_connection(
+    database_url: str, *, customer_id: str = "", action: str = ""
+) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit admin connection from the shared pool, with pgvector registered.
+
+    Driver errors raised inside the block are translated here, once, into ``DatabaseError`` naming the customer
+    and the action (the original stays available as ``__cause__``).
+    """
+    who = f"customer {customer_id!r}: " if customer_id else ""
+    what = action or "database operation"
+    try:
+        with admin_pool(database_url).connection() as conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{who}{what} failed on {redact(database_url)}: {str(exc).strip()}") from exc
+
+
+def ensure_vector_types(conn: psycopg.Connection[Any], *, create: bool = False) -> None:
+    """Register pgvector's types on ``conn`` if not done yet; with ``create`` install the extension if missing."""
+    if conn.adapters.types.get("vector") is not None:
+        return
+    if create and conn.execute("SELECT 1 FROM pg_type WHERE typname = 'vector'").fetchone() is None:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    register_vector(conn)
+
+
+def close_pools(database_url: str | None = None) -> None:
+    """Close the pools of ``database_url`` (admin and query), or every pool when None."""
+    with _lock:
+        keys = [key for key in _pools if database_url is None or key[0] in (database_url, gateway_url(database_url))]
+        pools = [_pools.pop(key) for key in keys]
+    for pool in pools:
+        try:
+            pool.close(timeout=5.0)
+        except Exception:  # closing must never mask the caller's error
+            log.warning("closing pool %s failed", pool.name, exc_info=True)
+
+
+def set_local(conn: psycopg.Connection[Any], name: str, value: str | int) -> None:
+    """``SET LOCAL name = value`` with the value bound as a parameter (``set_config(..., true)``)."""
+    conn.execute("SELECT set_config(%s, %s, true)", (name, str(value)))
+
+
+def set_local_role(conn: psycopg.Connection[Any], role: str) -> None:
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+
+
+def _forget_pools_in_child() -> None:
+    """After fork the parent's pools (threads gone, sockets shared) must not be used or closed by the child.
+
+    They are kept referenced so their connections are never finalised here (which would end the parent's
+    sessions); the child opens its own pools on first use.
+    """
+    global _lock  # noqa: PLW0603 - the inherited lock may be held by a thread that no longer exists
+    _lock = threading.Lock()
+    _inherited.extend(_pools.values())
+    _pools.clear()
+
+
+_inherited: list[ConnectionPool[Any]] = []
+atexit.register(close_pools)
+os.register_at_fork(after_in_child=_forget_pools_in_child)

@@ -1,0 +1,347 @@
+"""``CustomerRAGManager``: build, update, query, describe and drop one customer's index; ``RAGFactory`` caches them.
+
+Every build/update records its outcome in the customer's ``state.json`` (building -> ready / failed, counts, model,
+last run stats, last error). A failed run leaves the previous generation live, so the customer stays queryable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tenant_rag.config import CustomerConfig
+from tenant_rag.db import admin_connection
+from tenant_rag.dsn import resolve_database_url
+from tenant_rag.embedding.base import Embedder
+from tenant_rag.index_cache import cache_path
+from tenant_rag.pipeline import RunOptions, new_run_id, run_update
+from tenant_rag.query import CustomerQueryManager, QueryResult
+from tenant_rag.retriever import TenantRetriever
+from tenant_rag.state import CustomerState, RAGStatus, StageProgress, append_run, load_state, update_state
+from tenant_rag.store.generations import active_of, list_generations
+from tenant_rag.store.reader import generation_counts
+from tenant_rag.store.schema import drop_store, store_names
+
+log = logging.getLogger(__name__)
+
+MAX_MANAGERS_ENV = "TENANT_RAG_MAX_MANAGERS"
+PROGRESS_EVERY_S = 2.0
+
+
+class _Progress:
+    """Logs done/total/rate/ETA per stage and mirrors it into state.json at most every few seconds."""
+
+    def __init__(self, manager: CustomerRAGManager) -> None:
+        self.manager = manager
+        self.stage = ""
+        self.stage_started = 0.0
+        self.last_write = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self.stage:
+            self.stage, self.stage_started, self.last_write = stage, now, 0.0
+        elapsed = max(now - self.stage_started, 1e-6)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 and total >= done else None
+        if now - self.last_write < PROGRESS_EVERY_S and done < total:
+            return
+        self.last_write = now
+        log.info(
+            "customer %s: %s %d/%d (%.1f/s, ETA %s s)",
+            self.manager.config.customer_id,
+            stage,
+            done,
+            total,
+            rate,
+            f"{eta:.0f}" if eta is not None else "?",
+        )
+        progress = StageProgress(
+            stage=stage,
+            done=done,
+            total=total,
+            rate_per_s=round(rate, 3),
+            eta_seconds=round(eta, 1) if eta is not None else None,
+            updated_at=datetime.now(UTC),
+        )
+        self.manager._update_state(lambda s: s.model_copy(update={"progress": progress}))
+
+
+class CustomerRAGManager:
+    def __init__(
+        self,
+        config: CustomerConfig,
+        *,
+        customer_dir: Path,
+        database_url: str | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.config = config
+        self.customer_dir = Path(customer_dir)
+        self._database_url = database_url
+        self.embedder = embedder
+        self.names = store_names(config)
+
+    @property
+    def database_url(self) -> str:
+        if self._database_url is None:
+            self._database_url = resolve_database_url(self.config.rag.db_conn_id)
+        return self._database_url
+
+    @property
+    def query_manager(self) -> CustomerQueryManager:
+        return _query_manager(self.database_url)
+
+    def build_index(self, export_path: Path | str, options: RunOptions | None = None) -> dict[str, Any]:
+        """Process every page of the export (vectors of unchanged texts are still reused)."""
+        base = options or RunOptions()
+        full = RunOptions(True, base.dry_run, base.space_keys, base.force_delete)
+        return self._run(Path(export_path), full)
+
+    def update_index(self, export_path: Path | str, options: RunOptions | None = None) -> dict[str, Any]:
+        """Process only what changed since the last run."""
+        return self._run(Path(export_path), options or RunOptions())
+
+    def _update_state(self, mutate: Any) -> CustomerState | None:
+        if not self.customer_dir.is_dir():
+            return None
+        return update_state(self.customer_dir, mutate, self.config.customer_id)
+
+    def _run(self, export_path: Path, options: RunOptions, run_id: str | None = None) -> dict[str, Any]:
+        run_id = run_id or new_run_id()
+        if not options.dry_run:
+            self._update_state(
+                lambda s: s.model_copy(
+                    update={
+                        "status": RAGStatus.BUILDING,
+                        "last_run_id": run_id,
+                        "progress": None,
+                        "rag_collection_name": self.config.collection_name,
+                    }
+                )
+            )
+        try:
+            stats = run_update(
+                self.config,
+                self.customer_dir,
+                export_path,
+                options,
+                database_url=self.database_url,
+                embedder=self.embedder,
+                run_id=run_id,
+                progress=None if options.dry_run else _Progress(self),
+            )
+        except Exception as exc:
+            if not options.dry_run:
+                self._record_failure(run_id, exc)
+            raise
+        if not options.dry_run:
+            self._record_success(run_id, stats)
+        return stats
+
+    def _live_summary(self) -> dict[str, Any]:
+        with admin_connection(
+            self.database_url, customer_id=self.config.customer_id, action="reading the index"
+        ) as conn:
+            generations = list_generations(conn, self.names)
+            live = active_of(generations)
+            counts = generation_counts(conn, self.names, live.number) if live else {}
+        return {"live": live, "counts": counts, "building": [g.number for g in generations if g.status == "building"]}
+
+    def _record_success(self, run_id: str, stats: dict[str, Any]) -> None:
+        summary = self._live_summary()
+        live, counts = summary["live"], summary["counts"]
+        now = datetime.now(UTC)
+
+        def mutate(state: CustomerState) -> CustomerState:
+            return state.model_copy(
+                update={
+                    "status": RAGStatus.READY if live else RAGStatus.FAILED,
+                    "is_ready_for_queries": live is not None,
+                    "total_indexed_documents": counts.get("documents", 0),
+                    "total_indexed_chunks": counts.get("chunks", 0),
+                    "embedding_model": live.signature.model_id if live else None,
+                    "embedding_dimensions": live.signature.dimensions if live else None,
+                    "last_index_time": now,
+                    "last_success_time": now,
+                    "last_error": None if live else "no generation is live",
+                    "last_run_stats": stats,
+                    "progress": None,
+                    "run_history": append_run(state.run_history, _run_entry(run_id, "success", stats)),
+                }
+            )
+
+        self._update_state(mutate)
+
+    def _record_failure(self, run_id: str, exc: Exception) -> None:
+        try:
+            live = self._live_summary()["live"]
+        except Exception:  # the database itself may be what failed
+            live = None
+        message = f"{type(exc).__name__}: {exc}"
+
+        def mutate(state: CustomerState) -> CustomerState:
+            return state.model_copy(
+                update={
+                    "status": RAGStatus.FAILED,
+                    "is_ready_for_queries": live is not None,
+                    "last_index_time": datetime.now(UTC),
+                    "last_error": message,
+                    "progress": None,
+                    "run_history": append_run(state.run_history, _run_entry(run_id, "failed", {"error": message})),
+                }
+            )
+
+        self._update_state(mutate)
+
+    def get_retriever(
+        self, top_k: int | None = None, mode: str | None = None, space_keys: list[str] | None = None
+    ) -> TenantRetriever:
+        return TenantRetriever(
+            query_manager=self.query_manager, config=self.config, top_k=top_k, mode=mode, space_keys=space_keys
+        )
+
+    def query(
+        self, question: str, top_k: int = 3, mode: str | None = None, space_keys: list[str] | None = None
+    ) -> QueryResult:
+        return self.query_manager.query(self.config, question, top_k=top_k, mode=mode, space_keys=space_keys)
+
+    def get_stats(self) -> dict[str, Any]:
+        """What the database holds for the customer, next to its state.json."""
+        summary = self._live_summary()
+        live = summary["live"]
+        state = load_state(self.customer_dir, self.config.customer_id) if self.customer_dir.is_dir() else None
+        return {
+            "customer_id": self.config.customer_id,
+            "collection_name": self.config.collection_name,
+            "tenant_role": self.names.role,
+            "generation": live.number if live else None,
+            "embedding_model": live.signature.model_id if live else None,
+            "embedding_dimensions": live.signature.dimensions if live else None,
+            "text_search_config": live.signature.text_search_config if live else None,
+            "building_generations": summary["building"],
+            "documents": summary["counts"].get("documents", 0),
+            "parents": summary["counts"].get("parents", 0),
+            "chunks": summary["counts"].get("chunks", 0),
+            "status": state.status.value if state else None,
+            "is_ready_for_queries": live is not None,
+            "last_index_time": state.last_index_time.isoformat() if state and state.last_index_time else None,
+            "last_error": state.last_error if state else None,
+        }
+
+    def cleanup_index(self) -> dict[str, Any]:
+        """Drop the customer's schema (every generation, the history) and its role; remove the index cache."""
+        with admin_connection(
+            self.database_url, customer_id=self.config.customer_id, action="dropping the index"
+        ) as conn:
+            role_dropped = drop_store(conn, self.names)
+        cache_path(self.customer_dir).unlink(missing_ok=True)
+        self._update_state(
+            lambda s: s.model_copy(
+                update={
+                    "status": RAGStatus.NEVER_BUILT,
+                    "is_ready_for_queries": False,
+                    "total_indexed_documents": 0,
+                    "total_indexed_chunks": 0,
+                    "progress": None,
+                }
+            )
+        )
+        return {
+            "customer_id": self.config.customer_id,
+            "schema_dropped": self.names.schema,
+            "role_dropped": role_dropped,
+        }
+
+
+def _run_entry(run_id: str, outcome: str, stats: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "pages_added",
+        "pages_updated",
+        "pages_unchanged",
+        "pages_deleted",
+        "chunks_embedded",
+        "chunks_reused",
+        "duration_s",
+        "error",
+    )
+    return {
+        "run_id": run_id,
+        "outcome": outcome,
+        "finished_at": datetime.now(UTC).isoformat(),
+        **{key: stats[key] for key in keep if key in stats},
+    }
+
+
+_query_managers: dict[str, CustomerQueryManager] = {}
+_query_lock = threading.Lock()
+
+
+def _query_manager(database_url: str) -> CustomerQueryManager:
+    with _query_lock:
+        manager = _query_managers.get(database_url)
+        if manager is None:
+            manager = _query_managers[database_url] = CustomerQueryManager(database_url)
+        return manager
+
+
+class RAGFactory:
+    """Lazily built managers, at most ``TENANT_RAG_MAX_MANAGERS`` (default 64) kept, least recently used evicted."""
+
+    _managers: ClassVar[OrderedDict[str, CustomerRAGManager]] = OrderedDict()
+    _lock = threading.Lock()
+
+    @classmethod
+    def max_size(cls) -> int:
+        try:
+            return max(1, int(os.environ.get(MAX_MANAGERS_ENV, "64")))
+        except ValueError:
+            return 64
+
+    @classmethod
+    def get_rag_manager(
+        cls,
+        config: CustomerConfig,
+        *,
+        customer_dir: Path | None = None,
+        database_url: str | None = None,
+        embedder: Embedder | None = None,
+    ) -> CustomerRAGManager:
+        if customer_dir is None:
+            from tenant_rag.customers import CustomerManager
+
+            customer_dir = CustomerManager().paths(config.customer_id).root
+        with cls._lock:
+            manager = cls._managers.get(config.customer_id)
+            fresh = (
+                manager is not None
+                and manager.config == config
+                and manager.customer_dir == Path(customer_dir)
+                and (database_url is None or manager._database_url == database_url)
+                and (embedder is None or manager.embedder is embedder)
+            )
+            if manager is None or not fresh:
+                manager = CustomerRAGManager(
+                    config, customer_dir=Path(customer_dir), database_url=database_url, embedder=embedder
+                )
+                cls._managers[config.customer_id] = manager
+            cls._managers.move_to_end(config.customer_id)
+            while len(cls._managers) > cls.max_size():
+                cls._managers.popitem(last=False)
+            return manager
+
+    @classmethod
+    def clear(cls) -> None:
+        with cls._lock:
+            cls._managers.clear()
+
+    @classmethod
+    def cached_ids(cls) -> list[str]:
+        with cls._lock:
+            return list(cls._managers)

@@ -1,0 +1,191 @@
+"""Stage 4: write the staged pages (atomic swaps per batch of pages), apply deletions, switch generations.
+
+This is the only stage that writes to the database. It is safe to re-run after a crash: pages already swapped are
+swapped again to the same rows, and change detection of the next run sees whatever did commit.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tenant_rag.changes import ChangePlan
+from tenant_rag.config import CustomerConfig
+from tenant_rag.db import admin_connection, ensure_vector_types
+from tenant_rag.index_cache import build_cache, write_index_cache
+from tenant_rag.pipeline.staging import ProgressCallback, RunOptions, Staging
+from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
+from tenant_rag.store.reader import indexed_pages
+from tenant_rag.store.schema import StoreNames, create_store, store_names
+from tenant_rag.store.writer import (
+    ChunkRow,
+    DocumentRow,
+    PageRows,
+    ParentRow,
+    analyze_generation,
+    delete_pages,
+    replace_pages,
+)
+
+PAGES_PER_TRANSACTION = 50
+CHUNKS_PER_TRANSACTION = 5000
+
+
+class _Vectors:
+    """Resolves a text hash to its vector: reused from the store or embedded in a batch."""
+
+    def __init__(self, staging: Staging, config: CustomerConfig) -> None:
+        self.index: dict[str, list[Any]] = staging.read_json(staging.vector_index)
+        self.reused = staging.load_array(staging.reused)
+        self.batches: dict[int, np.ndarray] = {}
+        for entry in self.index.values():
+            if entry[0] == "e" and entry[1] not in self.batches:
+                path = staging.vectors(entry[1])
+                if not path.exists():
+                    raise FileNotFoundError(
+                        f"customer {config.customer_id!r}: embedding batch {entry[1]} has no vectors ({path}); "
+                        "run embed_batch for every batch before upsert_changes"
+                    )
+                self.batches[entry[1]] = staging.load_array(path)
+
+    def __getitem__(self, text_hash: str) -> np.ndarray:
+        entry = self.index[text_hash]
+        if entry[0] == "r":
+            return self.reused[entry[1]]
+        return self.batches[entry[1]][entry[2]]
+
+
+def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> PageRows:
+    doc = dict(record["document"])
+    if doc["last_modified"]:
+        doc["last_modified"] = datetime.fromisoformat(doc["last_modified"])
+    document = DocumentRow(**doc)
+    parents = [ParentRow(page_id=document.page_id, **parent) for parent in record["parents"]]
+    chunks = [
+        ChunkRow(
+            page_id=document.page_id,
+            space_key=document.space_key,
+            model_id=model_id,
+            embedding=vectors[child["text_hash"]],
+            **child,
+        )
+        for child in record["children"]
+    ]
+    return PageRows(document, parents, chunks)
+
+
+def _blocking_errors(plan: ChangePlan, chunk_errors: list[dict[str, Any]], active_paths: set[str]) -> list[str]:
+    """Files in error whose page the live generation still serves (a switch now would drop them)."""
+    files = {error["file"] for error in plan.errors} | {error["file"] for error in chunk_errors}
+    return sorted(files & active_paths)
+
+
+def upsert_changes(
+    config: CustomerConfig,
+    customer_dir: Path,
+    staging: Staging,
+    options: RunOptions,
+    *,
+    database_url: str,
+    progress: ProgressCallback | None = None,
+    pages_per_transaction: int = PAGES_PER_TRANSACTION,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    changes = staging.read_json(staging.changes)
+    if changes["options"].get("dry_run") or options.dry_run:
+        return {
+            "pages_written": 0,
+            "pages_deleted": 0,
+            "parents": 0,
+            "chunks": 0,
+            "switched": False,
+            "dry_run": True,
+            "duration_s": 0.0,
+        }
+    names = store_names(config)
+    target = Target.from_dict(changes["target"])
+    plan = ChangePlan.from_dict(changes["plan"])
+    vectors = _Vectors(staging, config)
+    total = len(plan.new) + len(plan.changed)
+    written = parents = chunks = 0
+    with admin_connection(database_url, customer_id=config.customer_id, action="writing the index") as conn:
+        ensure_vector_types(conn, create=True)
+        if target.status != "active":  # a new or resumed generation; the live one needs no DDL at all
+            create_store(conn, names)
+            register_target(conn, names, target)
+        batch: list[PageRows] = []
+        for record in staging.iter_jsonl(staging.chunks):
+            rows = _page_rows(record, vectors, target.signature.model_id)
+            batch.append(rows)
+            if len(batch) >= pages_per_transaction or sum(len(p.chunks) for p in batch) >= CHUNKS_PER_TRANSACTION:
+                replace_pages(conn, names, target.generation, batch)
+                written, parents, chunks = _tally(batch, written, parents, chunks)
+                batch = []
+                if progress:
+                    progress("upsert", written, total)
+        if batch:
+            replace_pages(conn, names, target.generation, batch)
+            written, parents, chunks = _tally(batch, written, parents, chunks)
+            if progress:
+                progress("upsert", written, total)
+        deleted = delete_pages(conn, names, target.generation, plan.deleted)
+        if written or deleted:
+            analyze_generation(conn, names, target.generation)
+        chunk_errors = staging.read_json(staging.chunk_stats).get("errors", [])
+        switched, blocking = _maybe_switch(conn, names, target, plan, chunk_errors, options)
+        live = active_of(list_generations(conn, names))
+        pages = indexed_pages(conn, names, live.number) if live else {}
+    write_index_cache(
+        customer_dir,
+        build_cache(
+            pages,
+            generation=live.number if live else None,
+            model_id=live.signature.model_id if live else None,
+            dimensions=live.signature.dimensions if live else None,
+        ),
+    )
+    return {
+        "pages_written": written,
+        "pages_deleted": deleted,
+        "parents": parents,
+        "chunks": chunks,
+        "switched": switched,
+        "switch_blocked_by": blocking,
+        "generation": target.generation,
+        "live_generation": live.number if live else None,
+        "dry_run": False,
+        "duration_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _tally(batch: list[PageRows], written: int, parents: int, chunks: int) -> tuple[int, int, int]:
+    return (
+        written + len(batch),
+        parents + sum(len(p.parents) for p in batch),
+        chunks + sum(len(p.chunks) for p in batch),
+    )
+
+
+def _maybe_switch(
+    conn: Any,
+    names: StoreNames,
+    target: Target,
+    plan: ChangePlan,
+    chunk_errors: list[dict[str, Any]],
+    options: RunOptions,
+) -> tuple[bool, list[str]]:
+    """Activate a generation built by this run, unless that would drop pages whose files are in error."""
+    if target.status == "active":
+        return False, []
+    blocking: list[str] = []
+    if target.replaces is not None:
+        live_paths = {page.rel_path for page in indexed_pages(conn, names, target.replaces).values()}
+        blocking = _blocking_errors(plan, chunk_errors, live_paths)
+    if blocking and not options.force_delete:
+        return False, blocking
+    activate(conn, names, target.generation)
+    return True, []

@@ -1,0 +1,305 @@
+"""The per-customer query path: validated questions, run as the customer's tenant role, with a bounded history.
+
+Every query takes a connection from the ONE shared gateway pool and runs in transactions that start with
+``SET LOCAL ROLE <tenant role>``: whatever SQL runs there can read only that customer's schema. The active
+generation (model, dimension) is read first so the question is embedded with the model its vectors were made with,
+which keeps queries correct while a blue/green rebuild with another model is in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from langchain_core.documents import Document
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from tenant_rag.config import CustomerConfig, RAGConfig
+from tenant_rag.db import ensure_vector_types, query_pool, set_local, set_local_role
+from tenant_rag.embedding.base import Embedder
+from tenant_rag.errors import TenantRagError
+from tenant_rag.store.generations import Generation, Signature
+from tenant_rag.store.schema import StoreError, StoreNames, store_names
+from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, load_parents, vector_parents
+
+MODES = ("vector", "lexical", "hybrid")
+MAX_QUESTION_CHARS = 4000
+MAX_TOP_K = 50
+_SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_-]{1,255}$")
+
+EmbedderFactory = Callable[[RAGConfig, str], Embedder]
+
+
+class IndexNotReadyError(TenantRagError, LookupError):
+    """The customer has no complete index to query yet."""
+
+
+class QueryError(StoreError):
+    """A query failed in the database; the message names the customer."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    customer_id: str
+    question: str
+    documents: list[Document]
+    collection_used: str
+    latency: float
+    mode: str = "hybrid"
+    generation: int | None = None
+    model_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "question": self.question,
+            "collection_used": self.collection_used,
+            "latency": self.latency,
+            "mode": self.mode,
+            "generation": self.generation,
+            "model_id": self.model_id,
+            "documents": [{"page_content": d.page_content, "metadata": d.metadata} for d in self.documents],
+        }
+
+
+def validate_query(
+    config: CustomerConfig, question: object, top_k: object, mode: object, space_keys: object
+) -> tuple[str, int, str, list[str] | None]:
+    """Check the inputs of a query; ``ValueError`` names the customer and the bad field."""
+    who = f"customer {config.customer_id!r}"
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError(f"{who}: question must be a non-empty string")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(f"{who}: question is {len(question)} characters; at most {MAX_QUESTION_CHARS} are allowed")
+    if "\x00" in question:
+        raise ValueError(f"{who}: question must not contain NUL characters")
+    k = config.rag.top_k if top_k is None else top_k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
+        raise ValueError(f"{who}: top_k must be an integer from 1 to {MAX_TOP_K}, got {top_k!r}")
+    chosen = config.rag.retrieval_mode if mode is None else mode
+    if chosen not in MODES:
+        raise ValueError(f"{who}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    keys: list[str] | None = None
+    if space_keys is not None:
+        if isinstance(space_keys, str) or not isinstance(space_keys, Sequence):
+            raise ValueError(f"{who}: space_keys must be a list of space keys")
+        keys = [str(key) for key in space_keys]
+        bad = [key for key in keys if not _SPACE_KEY.match(key)]
+        if bad:
+            raise ValueError(f"{who}: space_keys {bad} are not Confluence space keys")
+    return question.strip(), k, str(chosen), keys
+
+
+_embedders: dict[tuple[str, ...], Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def shared_embedder(rag: RAGConfig, customer_id: str) -> Embedder:
+    """One query embedder per (model, dimension, credentials), shared by every customer that uses it.
+
+    The key includes a digest of the resolved API key and base URL, so a rotated key or a moved endpoint gets
+    a new client instead of a stale one.
+    """
+    from tenant_rag.config import GEMINI_MODEL
+    from tenant_rag.embedding.factory import embedding_model_id, get_embedder, resolve_gemini_credentials
+
+    key: tuple[str, ...] = (embedding_model_id(rag), str(rag.dimensions))
+    if rag.embedding_model == GEMINI_MODEL:
+        api_key, base_url = resolve_gemini_credentials(rag, None, None)
+        key += (hashlib.sha256(f"{api_key}\x00{base_url}".encode()).hexdigest(),)
+    with _embedders_lock:
+        embedder = _embedders.get(key)
+        if embedder is None:
+            embedder = get_embedder(rag, customer_id=customer_id)
+            _embedders[key] = embedder
+        return embedder
+
+
+def clear_shared_embedders() -> None:
+    with _embedders_lock:
+        _embedders.clear()
+
+
+class CustomerQueryManager:
+    """Answers queries for any customer of one database through the shared gateway pool."""
+
+    def __init__(self, database_url: str, *, embedder_factory: EmbedderFactory | None = None) -> None:
+        self.database_url = database_url
+        self._embedder_factory = embedder_factory or shared_embedder
+
+    def active_generation(self, config: CustomerConfig) -> Generation | None:
+        names = store_names(config)
+        try:
+            with query_pool(self.database_url).connection() as conn, conn.transaction():
+                set_local_role(conn, names.role)
+                row = conn.execute(
+                    sql.SQL(
+                        "SELECT generation, embedding_model, model_id, dimensions, text_search_config FROM {}"
+                        " WHERE status = 'active'"
+                    ).format(names.meta)
+                ).fetchone()
+        except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.UndefinedObject):
+            return None
+        except pg_errors.InvalidParameterValue as exc:  # SET ROLE: the tenant role does not exist (yet)
+            if "does not exist" in str(exc):
+                return None
+            raise QueryError(f"customer {config.customer_id!r}: cannot read the index metadata: {exc}") from exc
+        except psycopg.Error as exc:
+            raise QueryError(f"customer {config.customer_id!r}: cannot read the index metadata: {exc}") from exc
+        if row is None:
+            return None
+        return Generation(row[0], Signature(row[1], row[2], row[3], row[4]), "active")
+
+    def query(
+        self,
+        config: CustomerConfig,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        space_keys: list[str] | None = None,
+    ) -> QueryResult:
+        question, k, mode, keys = validate_query(config, question, top_k, mode, space_keys)
+        names = store_names(config)
+        started = time.perf_counter()
+        for attempt in (1, 2):
+            generation = self.active_generation(config)
+            if generation is None:
+                raise IndexNotReadyError(f"customer {config.customer_id!r}: the index has not been built yet")
+            vector = None
+            if mode != "lexical":
+                embedder = self._embedder_factory(generation.signature.rag_config(config.rag), config.customer_id)
+                vector = embedder.embed_query(question)
+            try:
+                documents = self._search(config, names, generation, question, vector, k, mode, keys, started)
+            except pg_errors.UndefinedTable:
+                if attempt == 2:
+                    raise
+                continue  # the generation was switched between reading it and searching it: read it again
+            return QueryResult(
+                customer_id=config.customer_id,
+                question=question,
+                documents=documents,
+                collection_used=config.collection_name,
+                latency=time.perf_counter() - started,
+                mode=mode,
+                generation=generation.number,
+                model_id=generation.signature.model_id,
+            )
+        raise AssertionError("unreachable")
+
+    def _search(
+        self,
+        config: CustomerConfig,
+        names: StoreNames,
+        generation: Generation,
+        question: str,
+        vector: Any,
+        k: int,
+        mode: str,
+        keys: list[str] | None,
+        started: float,
+    ) -> list[Document]:
+        number, tsconfig = generation.number, generation.signature.text_search_config
+        try:
+            with query_pool(self.database_url).connection() as conn, conn.transaction():
+                ensure_vector_types(conn)
+                set_local_role(conn, names.role)
+                if mode == "vector":
+                    hits = vector_parents(conn, names, number, vector, k, keys)
+                elif mode == "lexical":
+                    hits = lexical_parents(conn, names, number, question, tsconfig, k, keys)
+                else:
+                    hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
+                records = load_parents(conn, names, number, [hit.parent_id for hit in hits])
+                documents = [
+                    _document(config, hit, rank, records[hit.parent_id], mode)
+                    for rank, hit in enumerate(hits, 1)
+                    if hit.parent_id in records
+                ]
+                limit = config.rag.query_history_limit
+                if limit:
+                    set_local(conn, "synchronous_commit", "off")  # a history row may be lost in a crash; fine
+                    latency_ms = (time.perf_counter() - started) * 1000.0
+                    _record_history(conn, names, question, mode, k, latency_ms, number, documents, limit)
+                return documents
+        except pg_errors.UndefinedTable:
+            raise
+        except psycopg.Error as exc:
+            raise QueryError(f"customer {config.customer_id!r}: {mode} query failed: {exc}") from exc
+
+    def history(self, config: CustomerConfig, limit: int = 50) -> list[dict[str, Any]]:
+        """The customer's most recent queries, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise ValueError(f"customer {config.customer_id!r}: limit must be an integer from 1 to 10000")
+        names = store_names(config)
+        try:
+            with query_pool(self.database_url).connection() as conn, conn.transaction():
+                set_local_role(conn, names.role)
+                rows = conn.execute(
+                    sql.SQL(
+                        "SELECT id, asked_at, question, mode, top_k, latency_ms, generation, page_ids"
+                        " FROM {} ORDER BY id DESC LIMIT %s"
+                    ).format(names.history),
+                    (limit,),
+                ).fetchall()
+        except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.InvalidParameterValue):
+            return []
+        except psycopg.Error as exc:
+            raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
+        keys = ("id", "asked_at", "question", "mode", "top_k", "latency_ms", "generation", "page_ids")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _document(config: CustomerConfig, hit: Hit, rank: int, record: ParentRecord, mode: str) -> Document:
+    return Document(
+        page_content=record.text,
+        metadata={
+            "customer_id": config.customer_id,
+            "page_id": record.page_id,
+            "parent_id": record.parent_id,
+            "title": record.title,
+            "url": record.url,
+            "space_key": record.space_key,
+            "heading_path": list(record.heading_path),
+            "breadcrumbs": list(record.breadcrumbs),
+            "labels": list(record.labels),
+            "rel_path": record.rel_path,
+            "version": record.version,
+            "last_modified": record.last_modified.isoformat() if record.last_modified else None,
+            "score": hit.score,
+            "rank": rank,
+            "vector_rank": hit.vector_rank,
+            "lexical_rank": hit.lexical_rank,
+            "mode": mode,
+        },
+    )
+
+
+def _record_history(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    question: str,
+    mode: str,
+    k: int,
+    latency_ms: float,
+    generation: int,
+    documents: list[Document],
+    limit: int,
+) -> None:
+    row = conn.execute(
+        sql.SQL(
+            "INSERT INTO {} (question, mode, top_k, latency_ms, generation, page_ids)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+        ).format(names.history),
+        (question, mode, k, latency_ms, generation, [d.metadata["page_id"] for d in documents]),
+    ).fetchone()
+    if row is not None and row[0] > limit:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(names.history), (row[0] - limit,))

@@ -1,0 +1,78 @@
+"""Admin-side reads of a generation: what is indexed (for change detection), stored vectors (for reuse), counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from tenant_rag.db import ensure_vector_types
+from tenant_rag.store.schema import StoreNames
+
+
+@dataclass(frozen=True)
+class IndexedPage:
+    page_id: str
+    space_key: str
+    rel_path: str
+    version: int | None
+    content_hash: str
+    meta_hash: str
+    chunks: int
+
+
+def generation_exists(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> bool:
+    row = conn.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))", (names.schema, f"g{int(generation)}_documents")
+    ).fetchone()
+    return row is not None and row[0] is not None
+
+
+def indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> dict[str, IndexedPage]:
+    """page_id -> what the generation holds for it (empty when the generation has no tables yet)."""
+    if not generation_exists(conn, names, generation):
+        return {}
+    rows = conn.execute(
+        sql.SQL("SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {}").format(
+            names.gen_table(generation, "documents")
+        )
+    ).fetchall()
+    return {row[0]: IndexedPage(*row) for row in rows}
+
+
+def stored_vectors(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, text_hashes: Iterable[str], model_id: str
+) -> dict[str, np.ndarray]:
+    """text_hash -> a stored vector of the same text embedded by ``model_id`` (for chunk-level reuse)."""
+    wanted = sorted(set(text_hashes))
+    if not wanted or not generation_exists(conn, names, generation):
+        return {}
+    ensure_vector_types(conn)
+    found: dict[str, np.ndarray] = {}
+    step = 5000
+    for start in range(0, len(wanted), step):
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (text_hash) text_hash, embedding FROM {}"
+                " WHERE text_hash = ANY(%s) AND model_id = %s"
+            ).format(names.gen_table(generation, "chunks")),
+            (wanted[start : start + step], model_id),
+        ).fetchall()
+        for text_hash, vector in rows:
+            found[text_hash] = vector.to_numpy().astype(np.float32, copy=True)
+    return found
+
+
+def generation_counts(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> dict[str, int]:
+    """Rows per table of a generation (zeros when it does not exist)."""
+    if not generation_exists(conn, names, generation):
+        return {"documents": 0, "parents": 0, "chunks": 0}
+    counts = {}
+    for kind in ("documents", "parents", "chunks"):
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(names.gen_table(generation, kind))).fetchone()
+        counts[kind] = int(row[0]) if row else 0
+    return counts

@@ -1,0 +1,243 @@
+"""DDL of a customer's store and the roles that make the database enforce isolation.
+
+Per customer: a schema named ``config.collection_name`` holding ``index_meta`` (the generations of the index),
+``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``.
+A NOLOGIN role ``tenant_role_name(collection)`` may use that schema and read its tables (and write its query
+history) and nothing else; the LOGIN gateway role ``tenant_rag_query`` (NOINHERIT, no privileges of its own) is a
+member of every tenant role and reaches a schema only through ``SET LOCAL ROLE``. Roles are cluster-wide, so
+creating them is idempotent and dropping one tolerates privileges it still holds in other databases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from tenant_rag.config import CustomerConfig
+from tenant_rag.db import GATEWAY_PASSWORD_ENV, GATEWAY_ROLE
+from tenant_rag.errors import TenantRagError
+from tenant_rag.naming import tenant_role_name
+
+log = logging.getLogger(__name__)
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+GENERATION_KINDS = ("documents", "parents", "chunks")
+
+
+class StoreError(TenantRagError):
+    """A customer's store cannot be created, used or dropped; the message names the customer."""
+
+
+@dataclass(frozen=True)
+class StoreNames:
+    """The schema and role of one customer, and the quoted identifiers of its tables."""
+
+    customer_id: str
+    schema: str
+    role: str
+
+    def table(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    def gen_table(self, generation: int, kind: str) -> sql.Identifier:
+        if kind not in GENERATION_KINDS:
+            raise ValueError(f"unknown generation table {kind!r}; expected one of {GENERATION_KINDS}")
+        return sql.Identifier(self.schema, f"g{int(generation)}_{kind}")
+
+    @property
+    def meta(self) -> sql.Identifier:
+        return self.table("index_meta")
+
+    @property
+    def history(self) -> sql.Identifier:
+        return self.table("query_history")
+
+
+def store_names(config: CustomerConfig) -> StoreNames:
+    """Names for ``config``'s store; refuses a collection or role name that is not a plain identifier."""
+    schema = config.collection_name
+    role = tenant_role_name(schema)
+    for what, name in (("collection name", schema), ("tenant role", role)):
+        if not _IDENTIFIER.match(name) or name in ("public", GATEWAY_ROLE) or name.startswith("pg_"):
+            raise StoreError(f"customer {config.customer_id!r}: {what} {name!r} is not a usable identifier")
+    return StoreNames(customer_id=config.customer_id, schema=schema, role=role)
+
+
+def schema_exists(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
+    row = conn.execute("SELECT to_regclass(format('%%I.index_meta', %s::text))", (names.schema,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def _create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composable) -> None:
+    """CREATE ROLE that treats a role created before (or concurrently, by another process) as success."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(role)) + options)
+    except (pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+        log.debug("role %s already exists", role)
+
+
+def ensure_gateway_role(conn: psycopg.Connection[Any]) -> None:
+    """The shared LOGIN role of the query path: NOINHERIT, no privileges of its own, password from the env."""
+    _create_role(conn, GATEWAY_ROLE, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    password = os.environ.get(GATEWAY_PASSWORD_ENV)
+    if password:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(GATEWAY_ROLE), sql.Literal(password)))
+
+
+def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
+    """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin)."""
+    schema = sql.Identifier(names.schema)
+    role = sql.Identifier(names.role)
+    ensure_gateway_role(conn)
+    _create_role(conn, names.role, sql.SQL("NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    with conn.transaction():
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " generation integer PRIMARY KEY,"
+                " embedding_model text NOT NULL,"
+                " model_id text NOT NULL,"
+                " dimensions integer NOT NULL,"
+                " text_search_config text NOT NULL,"
+                " status text NOT NULL CHECK (status IN ('building', 'active')),"
+                " created_at timestamptz NOT NULL DEFAULT now(),"
+                " activated_at timestamptz)"
+            ).format(names.meta)
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE UNIQUE INDEX IF NOT EXISTS index_meta_one_active ON {} ((true)) WHERE status = 'active'"
+            ).format(names.meta)
+        )
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " asked_at timestamptz NOT NULL DEFAULT now(),"
+                " question text NOT NULL,"
+                " mode text NOT NULL,"
+                " top_k integer NOT NULL,"
+                " latency_ms double precision NOT NULL,"
+                " generation integer,"
+                " page_ids text[] NOT NULL)"
+            ).format(names.history)
+        )
+        conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(GATEWAY_ROLE)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        grant_reader(conn, names)
+        conn.execute(sql.SQL("GRANT INSERT, DELETE ON {} TO {}").format(names.history, role))
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+
+
+def grant_reader(conn: psycopg.Connection[Any], names: StoreNames) -> None:
+    """SELECT on every table of the schema for the tenant role (after a generation adds tables)."""
+    conn.execute(
+        sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+            sql.Identifier(names.schema), sql.Identifier(names.role)
+        )
+    )
+
+
+def create_generation_tables(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, dimensions: int, text_search_config: str
+) -> None:
+    """The documents/parents/chunks tables of one generation (no HNSW index yet: built before activation)."""
+    docs = names.gen_table(generation, "documents")
+    parents = names.gen_table(generation, "parents")
+    chunks = names.gen_table(generation, "chunks")
+    cfg = sql.SQL("{}::regconfig").format(sql.Literal(text_search_config))
+    prefix = f"g{int(generation)}_"
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " page_id text PRIMARY KEY, space_key text NOT NULL, title text NOT NULL, url text,"
+            " rel_path text NOT NULL, version integer, content_hash text NOT NULL, meta_hash text NOT NULL,"
+            " breadcrumbs text[] NOT NULL, labels text[] NOT NULL, last_modified timestamptz,"
+            " parent_page_id text, parents integer NOT NULL, chunks integer NOT NULL,"
+            " indexed_at timestamptz NOT NULL DEFAULT now())"
+        ).format(docs)
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " parent_id text PRIMARY KEY,"
+            " page_id text NOT NULL REFERENCES {} (page_id) ON DELETE CASCADE,"
+            " ordinal integer NOT NULL, text text NOT NULL, heading_path text[] NOT NULL)"
+        ).format(parents, docs)
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {chunks} ("
+            " chunk_id text PRIMARY KEY,"
+            " parent_id text NOT NULL REFERENCES {parents} (parent_id) ON DELETE CASCADE,"
+            " page_id text NOT NULL, space_key text NOT NULL, ordinal integer NOT NULL,"
+            " text text NOT NULL, context text NOT NULL, text_hash text NOT NULL, model_id text NOT NULL,"
+            " embedding vector({dims}) NOT NULL,"
+            " tsv tsvector GENERATED ALWAYS AS ("
+            "  setweight(to_tsvector({cfg}, context), 'A') || setweight(to_tsvector({cfg}, text), 'B')) STORED)"
+        ).format(chunks=chunks, parents=parents, dims=sql.Literal(int(dimensions)), cfg=cfg)
+    )
+    for kind, column, method in (
+        ("parents", "page_id", "btree"),
+        ("chunks", "page_id", "btree"),
+        ("chunks", "parent_id", "btree"),
+        ("chunks", "text_hash", "btree"),
+        ("chunks", "tsv", "gin"),
+    ):
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
+                sql.Identifier(f"{prefix}{kind}_{column}_idx"),
+                names.gen_table(generation, kind),
+                sql.SQL(method),
+                sql.Identifier(column),
+            )
+        )
+    grant_reader(conn, names)
+
+
+def create_vector_index(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
+    """The HNSW (cosine) index of a generation's chunks; built once, before the generation goes live."""
+    conn.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)").format(
+            sql.Identifier(f"g{int(generation)}_chunks_embedding_idx"), names.gen_table(generation, "chunks")
+        )
+    )
+
+
+def drop_generation_tables(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
+    for kind in reversed(GENERATION_KINDS):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(names.gen_table(generation, kind)))
+
+
+def drop_role(conn: psycopg.Connection[Any], role: str) -> bool:
+    """Drop a tenant role; False (logged) when it still holds privileges in another database."""
+    ident = sql.Identifier(role)
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+        return True
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    except pg_errors.DependentObjectsStillExist:
+        log.info("role %s still has privileges in another database; kept", role)
+        return False
+    except pg_errors.UndefinedObject:
+        return True
+    return True
+
+
+def drop_store(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
+    """Drop the customer's schema (every generation and the history) and its role. Returns whether the role went."""
+    with conn.transaction():
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(names.schema)))
+    return drop_role(conn, names.role)

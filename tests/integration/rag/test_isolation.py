@@ -1,0 +1,226 @@
+"""Isolation between customers, enforced by the database: roles, schemas, and attacks that must all fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import ValidationError
+
+from tenant_rag.config import CustomerConfig
+from tenant_rag.db import GATEWAY_ROLE, gateway_url, query_pool, set_local_role
+from tenant_rag.manager import CustomerRAGManager
+from tenant_rag.naming import tenant_role_name
+from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
+from tenant_rag.store.schema import StoreError, store_names
+from tenant_rag.store.search import lexical_parents
+from tests.integration.rag.rag_core_support import (
+    GARDEN_PAGES,
+    KAFKA_PAGES,
+    live_generation,
+    make_config,
+    make_customer,
+    offline_embedder,
+    rag_pools,  # noqa: F401 - fixture
+    schema_of,
+    write_pages,
+)
+
+pytestmark = pytest.mark.usefixtures("rag_pools")
+
+
+@pytest.fixture
+def two_customers(pg_url: str, customers_dir: Path) -> tuple[CustomerRAGManager, CustomerRAGManager]:
+    managers = []
+    for customer_id, space, pages in (("kafka-co", "ENG", KAFKA_PAGES), ("garden-co", "HOME", GARDEN_PAGES)):
+        config = make_config(customer_id)
+        root = make_customer(customers_dir, config)
+        write_pages(root / "exports", space, pages)
+        manager = CustomerRAGManager(config, customer_dir=root, database_url=pg_url, embedder=offline_embedder())
+        manager.build_index(root / "exports")
+        managers.append(manager)
+    return managers[0], managers[1]
+
+
+@pytest.mark.parametrize("mode", ["vector", "lexical", "hybrid"])
+def test_each_customer_sees_only_its_own_parents(two_customers, mode: str) -> None:
+    kafka, garden = two_customers
+    for manager, own, question in (
+        (kafka, KAFKA_PAGES, "how do consumer groups rebalance partitions"),
+        (garden, GARDEN_PAGES, "when should I sow tomato seeds"),
+        (kafka, KAFKA_PAGES, "when should I sow tomato seeds"),  # the other customer's topic
+        (garden, GARDEN_PAGES, "kafka consumer offsets topic"),
+    ):
+        result = manager.query(question, top_k=4, mode=mode)
+        page_ids = {doc.metadata["page_id"] for doc in result.documents}
+        assert page_ids <= set(own), (manager.config.customer_id, question, page_ids)
+        assert result.collection_used == manager.config.collection_name
+        assert all(doc.metadata["customer_id"] == manager.config.customer_id for doc in result.documents)
+    assert kafka.query("consumer groups rebalance", top_k=1, mode=mode).documents[0].metadata["page_id"] == "k1"
+    assert garden.query("sow tomato seeds indoors", top_k=1, mode=mode).documents[0].metadata["page_id"] == "g1"
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "a;drop", "a'b", 'a"b', "a b", "x/../y", "", "public", "a\x00b"])
+def test_crafted_customer_ids_are_refused(bad_id: str) -> None:
+    with pytest.raises(ValidationError):
+        make_config(bad_id)
+
+
+def test_a_collection_name_that_is_not_an_identifier_never_reaches_sql() -> None:
+    good = make_config("acme")
+    for crafted in ('x"; DROP SCHEMA public; --', "customer_b_documents;", "pg_catalog", "public", "../x"):
+        forged = CustomerConfig.model_construct(
+            **{**dict(good), "rag": good.rag.model_construct(**{**dict(good.rag), "collection_name": crafted})}
+        )
+        with pytest.raises(StoreError, match="acme"):
+            store_names(forged)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "'; DROP SCHEMA customer_garden_co_documents CASCADE; --",
+        "consumer\\' OR 1=1 --",
+        "$$ ) UNION SELECT text FROM customer_garden_co_documents.g1_parents --",
+        "rebalance % _ \" ' ; : & | ! ( ) <-> *",
+        '"consumer groups" -tomato OR offsets',
+    ],
+)
+def test_sql_metacharacters_in_the_question_are_just_text(two_customers, pg_url: str, question: str) -> None:
+    kafka, garden = two_customers
+    for mode in ("vector", "lexical", "hybrid"):
+        result = kafka.query(question, top_k=3, mode=mode)
+        assert {doc.metadata["page_id"] for doc in result.documents} <= set(KAFKA_PAGES)
+    with psycopg.connect(pg_url) as conn:
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema_of("garden-co"), "g1_parents"))
+        ).fetchone()
+    assert count == (len(GARDEN_PAGES),)
+    assert garden.query("compost heap", top_k=1).documents[0].metadata["page_id"] == "g2"
+
+
+def test_tenant_role_cannot_read_or_change_another_schema(two_customers, pg_url: str) -> None:
+    kafka, _garden = two_customers
+    gen = live_generation(pg_url, "garden-co")
+    other = sql.Identifier(schema_of("garden-co"), f"g{gen}_chunks")
+    own = sql.Identifier(schema_of("kafka-co"), f"g{live_generation(pg_url, 'kafka-co')}_chunks")
+    with query_pool(pg_url).connection() as conn:
+        for statement in (
+            sql.SQL("SELECT text FROM {}").format(other),
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema_of("garden-co"), "query_history")),
+            sql.SQL("DELETE FROM {}").format(own),
+            sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(schema_of("kafka-co"), "evil")),
+            sql.SQL("CREATE TABLE public.evil (x int)"),
+        ):
+            with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+                set_local_role(conn, kafka.names.role)
+                conn.execute(statement)
+        with conn.transaction():
+            set_local_role(conn, kafka.names.role)
+            assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(own)).fetchone()[0] > 0
+
+
+def test_wrong_sql_built_by_the_application_is_refused_by_the_database(two_customers, pg_url: str) -> None:
+    """Search code pointed at customer B's schema while running as customer A's role."""
+    kafka, garden = two_customers
+    gen = live_generation(pg_url, "garden-co")
+    with query_pool(pg_url).connection() as conn:
+        with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+            set_local_role(conn, kafka.names.role)
+            lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
+        with conn.transaction():
+            set_local_role(conn, garden.names.role)
+            assert lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
+
+
+def test_gateway_without_a_tenant_role_reads_nothing(two_customers, pg_url: str) -> None:
+    with psycopg.connect(gateway_url(pg_url), autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (GATEWAY_ROLE,)
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema_of("kafka-co"), "index_meta")))
+        attrs = conn.execute(
+            "SELECT rolsuper, rolinherit, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+    assert attrs == (False, False, False, False)
+
+
+def test_a_session_of_tenant_a_cannot_become_b_or_the_gateway(two_customers, pg_url: str) -> None:
+    """A login that holds only customer A's role (what a leaked tenant credential would be)."""
+    kafka, garden = two_customers
+    probe = "probe_kafka_only"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(probe)))
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(probe)))
+        admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(kafka.names.role), sql.Identifier(probe)))
+    try:
+        probe_url = gateway_url(pg_url).replace(GATEWAY_ROLE, probe, 1)
+        with psycopg.connect(probe_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(kafka.names.role)))
+            for target in (garden.names.role, GATEWAY_ROLE, "postgres"):
+                with pytest.raises(pg_errors.InsufficientPrivilege):
+                    conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(target)))
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema_of("garden-co"), "index_meta")))
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(probe)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(probe)))
+
+
+def test_tenant_roles_are_not_members_of_each_other(two_customers, pg_url: str) -> None:
+    kafka, garden = two_customers
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT r.rolname, m.rolname FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid"
+            " JOIN pg_roles m ON m.oid = am.member WHERE r.rolname = ANY(%s)",
+            ([kafka.names.role, garden.names.role],),
+        ).fetchall()
+        login = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (kafka.names.role,)).fetchone()
+    assert {member for _, member in rows} == {GATEWAY_ROLE}
+    assert login == (False,)
+    assert kafka.names.role == tenant_role_name(kafka.config.collection_name)
+
+
+def test_cleanup_index_drops_only_that_customer(two_customers, pg_url: str) -> None:
+    kafka, garden = two_customers
+    kafka.query("offsets")  # history rows exist
+    outcome = kafka.cleanup_index()
+    assert outcome["schema_dropped"] == kafka.config.collection_name
+    with psycopg.connect(pg_url) as conn:
+        schemas = {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+    assert kafka.config.collection_name not in schemas
+    assert garden.config.collection_name in schemas
+    with pytest.raises(IndexNotReadyError, match="kafka-co"):
+        CustomerQueryManager(pg_url).query(kafka.config, "offsets")
+    assert garden.query("pruning roses", top_k=1).documents[0].metadata["page_id"] == "g3"
+    assert kafka.cleanup_index()["schema_dropped"] == kafka.config.collection_name  # idempotent
+
+
+def test_dropping_a_role_that_still_has_privileges_elsewhere_keeps_it(
+    two_customers, pg_url: str, pg_server_url: str
+) -> None:
+    """Roles are cluster-wide: the same tenant role holding a grant in another database survives cleanup."""
+    kafka, _garden = two_customers
+    other_db = conninfo_to_dict(pg_url)["dbname"] + "_other"
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other_db)))
+    other_url = urlparse(pg_url)._replace(path=f"/{other_db}").geturl()
+    try:
+        with psycopg.connect(other_url, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA elsewhere")
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA elsewhere TO {}").format(sql.Identifier(kafka.names.role)))
+        outcome = kafka.cleanup_index()
+        assert outcome["role_dropped"] is False  # logged, not raised
+        with psycopg.connect(pg_url) as conn:
+            assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (kafka.names.role,)).fetchone()
+            schemas = {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+        assert kafka.config.collection_name not in schemas
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other_db)))
+    assert kafka.cleanup_index()["role_dropped"] is True  # once the other database is gone

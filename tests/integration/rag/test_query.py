@@ -1,0 +1,221 @@
+"""The query path: exactly k parents, the three modes, metadata, filters, validation, history, retriever."""
+
+from __future__ import annotations
+
+import math
+
+import psycopg
+import pytest
+from langchain_core.documents import Document
+from psycopg import sql
+
+from tenant_rag.db import query_pool, set_local_role
+from tenant_rag.manager import CustomerRAGManager
+from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
+from tenant_rag.store.search import lexical_parents
+from tests.integration.rag.rag_core_support import (
+    make_config,
+    make_customer,
+    module_pg_url,  # noqa: F401 - fixture
+    offline_embedder,
+    write_page,
+)
+
+TOPICS = [
+    "backups",
+    "alerting",
+    "deployments",
+    "certificates",
+    "logging",
+    "tracing",
+    "caching",
+    "queues",
+    "dns",
+    "load balancers",
+    "secrets",
+    "feature flags",
+    "migrations",
+    "indexes",
+    "replication",
+    "failover",
+    "quotas",
+    "billing",
+    "onboarding",
+    "offboarding",
+    "incident review",
+    "runbooks",
+    "capacity",
+    "cost reports",
+]
+
+
+@pytest.fixture(scope="module")
+def pg_url(module_pg_url: str) -> str:  # noqa: F811 - the imported fixture
+    """Every test of this module reads the same index (built once)."""
+    return module_pg_url
+
+
+@pytest.fixture(scope="module")
+def manager(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> CustomerRAGManager:
+    customers_dir = tmp_path_factory.mktemp("customers")
+    config = make_config("querycust", query_history_limit=5, chunk_size=200, chunk_overlap=0)
+    root = make_customer(customers_dir, config)
+    for n, topic in enumerate(TOPICS):
+        space = "OPS" if n < 21 else "RARE"
+        body = (
+            f"## Overview\n\nHow the platform team handles {topic}. Owners review {topic} every week.\n\n"
+            f"## Procedure\n\nOpen the {topic} dashboard, check the {topic} checklist and file a ticket.\n\n"
+            f"## Contacts\n\nAsk in the #{topic.replace(' ', '-')} channel."
+        )
+        write_page(
+            root / "exports",
+            space,
+            f"p{n:02d}",
+            f"{topic.title()} handbook",
+            body,
+            breadcrumbs=["Platform", space],
+            labels=[topic.split()[0]],
+        )
+    write_page(root / "exports", "OPS", "err", "Error catalogue", "Error code ZX-4711 means the disk quota is full.")
+    built = CustomerRAGManager(config, customer_dir=root, database_url=pg_url, embedder=offline_embedder())
+    built.build_index(root / "exports")
+    return built
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_exactly_k_distinct_parents_whenever_the_customer_has_k(manager: CustomerRAGManager, mode: str) -> None:
+    total = len(TOPICS) + 1
+    for k in (1, 3, 7, 20, total):
+        documents = manager.query("who owns the weekly review", top_k=k, mode=mode).documents
+        parents = [doc.metadata["parent_id"] for doc in documents]
+        assert len(parents) == k and len(set(parents)) == k, (mode, k)
+        scores = [doc.metadata["score"] for doc in documents]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize("mode", ["vector", "lexical", "hybrid"])
+def test_a_selective_space_filter_still_returns_k(manager: CustomerRAGManager, mode: str) -> None:
+    documents = manager.query("dashboard checklist ticket", top_k=3, mode=mode, space_keys=["RARE"]).documents
+    assert len(documents) == 3
+    assert {doc.metadata["space_key"] for doc in documents} == {"RARE"}
+    assert manager.query("dashboard", top_k=3, mode=mode, space_keys=["NOPE"]).documents == []
+
+
+def test_lexical_finds_an_exact_code_and_returns_only_matches(manager: CustomerRAGManager) -> None:
+    lexical = manager.query("ZX-4711", top_k=5, mode="lexical").documents
+    assert [doc.metadata["page_id"] for doc in lexical] == ["err"]
+    hybrid = manager.query("what does error ZX-4711 mean", top_k=5, mode="hybrid").documents
+    assert hybrid[0].metadata["page_id"] == "err" and len(hybrid) == 5
+    assert manager.query("zebra xylophone", top_k=3, mode="lexical").documents == []
+
+
+def test_results_carry_text_score_and_metadata(manager: CustomerRAGManager) -> None:
+    result = manager.query("certificates procedure", top_k=2)
+    assert result.mode == "hybrid" and result.customer_id == "querycust" and result.latency > 0
+    assert result.collection_used == manager.config.collection_name and result.generation == 1
+    top: Document = result.documents[0]
+    assert top.metadata["page_id"] == "p03"
+    assert "certificates dashboard" in top.page_content  # the whole parent, not just a child
+    meta = top.metadata
+    assert meta["title"] == "Certificates handbook"
+    assert meta["url"] == "https://wiki.example/OPS/p03"
+    assert meta["space_key"] == "OPS" and meta["breadcrumbs"] == ["Platform", "OPS"]
+    assert meta["labels"] == ["certificates"] and meta["heading_path"] == ["Certificates handbook"]
+    assert meta["score"] > 0 and meta["rank"] == 1
+    assert meta["vector_rank"] is not None or meta["lexical_rank"] is not None
+    assert result.to_dict()["documents"][0]["metadata"]["page_id"] == "p03"
+
+
+def test_the_customer_default_mode_applies_and_can_be_overridden(pg_url: str, manager) -> None:
+    lexical_config = manager.config.model_copy(
+        update={"rag": manager.config.rag.model_copy(update={"retrieval_mode": "lexical"})}
+    )
+    queries = CustomerQueryManager(pg_url)
+    assert queries.query(lexical_config, "ZX-4711").mode == "lexical"
+    assert queries.query(lexical_config, "ZX-4711", mode="vector").mode == "vector"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"question": ""}, "non-empty"),
+        ({"question": "   \n"}, "non-empty"),
+        ({"question": "x" * 4001}, "at most 4000"),
+        ({"question": "a\x00b"}, "NUL"),
+        ({"question": "ok", "top_k": 0}, "top_k"),
+        ({"question": "ok", "top_k": 51}, "top_k"),
+        ({"question": "ok", "top_k": True}, "top_k"),
+        ({"question": "ok", "top_k": "3"}, "top_k"),
+        ({"question": "ok", "mode": "semantic"}, "mode must be one of"),
+        ({"question": "ok", "space_keys": "OPS"}, "list of space keys"),
+        ({"question": "ok", "space_keys": ["OPS'; --"]}, "not Confluence space keys"),
+    ],
+)
+def test_invalid_queries_are_refused_with_a_clear_message(manager, kwargs: dict, message: str) -> None:
+    question = kwargs.pop("question")
+    with pytest.raises(ValueError, match=message) as info:
+        manager.query_manager.query(manager.config, question, **kwargs)
+    assert "querycust" in str(info.value)
+
+
+def test_history_is_recorded_newest_first_and_bounded(manager: CustomerRAGManager) -> None:
+    for n in range(8):
+        manager.query(f"question number {n} about dns", top_k=2, mode="hybrid" if n % 2 else "vector")
+    history = manager.query_manager.history(manager.config, limit=50)
+    assert len(history) == 5  # rag.query_history_limit
+    assert [row["question"] for row in history] == [f"question number {n} about dns" for n in range(7, 2, -1)]
+    assert history[0]["mode"] == "hybrid" and history[0]["top_k"] == 2 and len(history[0]["page_ids"]) == 2
+    assert len(manager.query_manager.history(manager.config, limit=2)) == 2
+    with pytest.raises(ValueError, match="limit"):
+        manager.query_manager.history(manager.config, limit=0)
+
+
+def test_no_history_when_the_limit_is_zero(pg_url: str, manager: CustomerRAGManager) -> None:
+    silent = manager.config.model_copy(update={"rag": manager.config.rag.model_copy(update={"query_history_limit": 0})})
+    queries = CustomerQueryManager(pg_url)
+    before = len(queries.history(silent))
+    queries.query(silent, "dns")
+    assert len(queries.history(silent)) == before
+
+
+def test_the_langchain_retriever_returns_parent_documents(manager: CustomerRAGManager) -> None:
+    retriever = manager.get_retriever(top_k=4, mode="hybrid")
+    documents = retriever.invoke("replication failover")
+    assert len(documents) == 4 and all(isinstance(doc, Document) for doc in documents)
+    assert {"p14", "p15"} & {doc.metadata["page_id"] for doc in documents}
+    scoped = manager.get_retriever(top_k=2, space_keys=["RARE"]).invoke("handbook")
+    assert {doc.metadata["space_key"] for doc in scoped} == {"RARE"}
+
+
+def test_a_customer_without_an_index_is_not_ready(pg_url: str, manager: CustomerRAGManager) -> None:
+    with pytest.raises(IndexNotReadyError, match="never-built"):
+        CustomerQueryManager(pg_url).query(make_config("never-built"), "anything")
+    assert CustomerQueryManager(pg_url).history(make_config("never-built")) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["who owns the weekly review of backups", "dashboard checklist ticket channel", "ZX-4711 disk quota", "dns"],
+)
+def test_lexical_ranking_equals_scoring_every_matching_chunk(pg_url: str, manager, question: str) -> None:
+    """The narrowed candidate selection must not change the ranking (compared with a brute force in Python)."""
+    names, generation = manager.names, 1
+    with psycopg.connect(pg_url) as conn:
+        lexemes = conn.execute("SELECT tsvector_to_array(to_tsvector('english', %s))", (question,)).fetchone()[0]
+        chunks = conn.execute(
+            sql.SQL("SELECT parent_id, tsvector_to_array(tsv) FROM {}").format(names.gen_table(generation, "chunks"))
+        ).fetchall()
+    n = len(chunks)
+    df = {lex: sum(1 for _, words in chunks if lex in words) for lex in lexemes}
+    idf = {lex: math.log(1 + (n - d + 0.5) / (d + 0.5)) for lex, d in df.items() if d}
+    best: dict[str, float] = {}
+    for parent_id, words in chunks:
+        score = sum(weight for lex, weight in idf.items() if lex in words)
+        if score:
+            best[parent_id] = max(best.get(parent_id, 0.0), score)
+    expected = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:5]
+    with query_pool(pg_url).connection() as conn, conn.transaction():
+        set_local_role(conn, names.role)
+        hits = lexical_parents(conn, names, generation, question, "english", 5)
+    assert [hit.parent_id for hit in hits] == [pid for pid, _ in expected]
+    assert [hit.score for hit in hits] == pytest.approx([score for _, score in expected])

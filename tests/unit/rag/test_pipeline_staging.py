@@ -1,0 +1,48 @@
+"""Staging folders and run options: names derived from run ids, locations, JSON round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tenant_rag.pipeline import RunOptions, new_run_id, staging_for
+
+
+def test_staging_defaults_to_the_customer_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TENANT_RAG_STAGING_DIR", raising=False)
+    staging = staging_for(tmp_path / "acme", "run_1")
+    assert staging.root == tmp_path / "acme" / "cache" / "staging" / "run_1"
+
+
+def test_staging_env_base_is_per_customer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENANT_RAG_STAGING_DIR", str(tmp_path / "shared"))
+    assert staging_for(tmp_path / "acme", "r").root == tmp_path / "shared" / "acme" / "r"
+    assert staging_for(tmp_path / "acme", "r", base=tmp_path / "x").root == tmp_path / "x" / "r"
+
+
+@pytest.mark.parametrize("run_id", ["scheduled__2026-01-01T00:00:00+00:00", "../../etc", "a/b\\c", "", "x" * 300])
+def test_run_ids_become_safe_distinct_folder_names(tmp_path: Path, run_id: str) -> None:
+    staging = staging_for(tmp_path / "acme", run_id)
+    assert staging.root.parent == tmp_path / "acme" / "cache" / "staging"
+    assert "/" not in staging.root.name and ".." not in staging.root.name and len(staging.root.name) <= 80
+    assert staging.root.name != staging_for(tmp_path / "acme", run_id + "2").root.name
+
+
+def test_staging_files_round_trip_and_cleanup(tmp_path: Path) -> None:
+    staging = staging_for(tmp_path / "acme", new_run_id())
+    staging.write_json(staging.changes, {"a": 1})
+    staging.save_array(staging.vectors(3), np.eye(3, dtype=np.float32))
+    assert staging.read_json(staging.changes) == {"a": 1}
+    assert staging.load_array(staging.vectors(3)).tolist() == np.eye(3).tolist()
+    staging.cleanup()
+    assert not staging.root.exists()
+    with pytest.raises(FileNotFoundError, match="previous stage"):
+        staging.read_json(staging.changes)
+
+
+def test_run_options_round_trip() -> None:
+    options = RunOptions(full_refresh=True, space_keys=["ENG"], force_delete=True)
+    assert RunOptions.from_dict(options.to_dict()) == options
+    assert RunOptions.from_dict(None) == RunOptions()
