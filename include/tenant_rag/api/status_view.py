@@ -1,0 +1,128 @@
+"""The data behind the status endpoints and pages: a customer's state, index size and time series."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from tenant_rag.api.directory import CustomerEntry
+from tenant_rag.api.models import CustomerSummary, StatusResponse
+from tenant_rag.api.services import Services
+from tenant_rag.errors import TenantRagError
+from tenant_rag.naming import dag_id_for
+from tenant_rag.state import CustomerState
+
+RUN_HISTORY_SHOWN = 20
+
+
+def build_status(services: Services, entry: CustomerEntry, *, fresh: bool = False) -> StatusResponse:
+    state = services.directory.state(entry)
+    return StatusResponse(
+        customer_id=entry.customer_id,
+        display_name=entry.display_name,
+        dag_id=dag_id_for(entry.customer_id),
+        status=str(state.status),
+        is_ready_for_queries=state.is_ready_for_queries,
+        config_error=entry.error,
+        embedding_model=state.embedding_model or (entry.config.rag.embedding_model if entry.config else None),
+        embedding_dimensions=state.embedding_dimensions or (entry.config.rag.dimensions if entry.config else None),
+        last_index_time=state.last_index_time,
+        last_success_time=state.last_success_time,
+        total_indexed_documents=state.total_indexed_documents,
+        total_indexed_chunks=state.total_indexed_chunks,
+        last_error=state.last_error,
+        last_run_id=state.last_run_id,
+        last_run_stats=state.last_run_stats,
+        progress=state.progress.model_dump(mode="json") if state.progress else None,
+        run_history=list(state.run_history[-RUN_HISTORY_SHOWN:]),
+        index=services.index_size(entry, state, fresh=fresh),
+    )
+
+
+def summary(services: Services, entry: CustomerEntry) -> CustomerSummary:
+    state = services.directory.state(entry)
+    return CustomerSummary(
+        customer_id=entry.customer_id,
+        display_name=entry.display_name,
+        status=str(state.status),
+        is_ready_for_queries=state.is_ready_for_queries,
+        total_indexed_documents=state.total_indexed_documents,
+        total_indexed_chunks=state.total_indexed_chunks,
+        last_success_time=state.last_success_time,
+        config_error=entry.error,
+    )
+
+
+def run_stats(state: CustomerState, run_id: str) -> dict[str, Any] | None:
+    """The recorded stats of ``run_id`` (from the last run or the run history), if the run was recorded."""
+    if state.last_run_id == run_id and state.last_run_stats:
+        return state.last_run_stats
+    for run in reversed(state.run_history):
+        if run.get("run_id") == run_id:
+            stats = run.get("stats")
+            return stats if isinstance(stats, dict) else run
+    return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _run_time(run: dict[str, Any]) -> datetime | None:
+    return _parse_time(run.get("finished_at") or run.get("end_date") or run.get("started_at"))
+
+
+def pages_series(state: CustomerState) -> list[tuple[datetime, float]]:
+    """(time, pages in the index) after each recorded run, oldest first.
+
+    A run entry that carries the total (``total_indexed_documents``/``documents``) is used as is; otherwise the
+    totals are rebuilt backwards from the current count with each successful run's pages added and deleted.
+    """
+    runs = [run for run in state.run_history if _run_time(run) is not None]
+    points: list[tuple[datetime, float]] = []
+    total = state.total_indexed_documents
+    for run in reversed(runs):
+        recorded = _int(run.get("total_indexed_documents", run.get("documents")))
+        if recorded is not None:
+            total = recorded
+        when = _run_time(run)
+        assert when is not None
+        points.append((when, float(max(total, 0))))
+        if (run.get("outcome") or run.get("status")) in ("success", "ready") and not run.get("dry_run"):
+            total = total - (_int(run.get("pages_added")) or 0) + (_int(run.get("pages_deleted")) or 0)
+    if not points and state.last_success_time is not None:
+        points.append((state.last_success_time, float(state.total_indexed_documents)))
+    return sorted(points)
+
+
+def latency_series(services: Services, entry: CustomerEntry) -> list[tuple[datetime, float]]:
+    """(time, latency in ms) of the customer's recent queries from the core's query history, oldest first."""
+    if entry.config is None:
+        return []
+    try:
+        history = services.query_manager().history(entry.config, services.settings.history_points)
+    except (TenantRagError, psycopg.Error, OSError):  # database unreachable: an empty plot, not an error page
+        return []
+    points = []
+    for item in history:
+        when = _parse_time(item.get("asked_at"))
+        latency = item.get("latency_ms")
+        if when is not None and isinstance(latency, int | float):
+            points.append((when, float(latency)))
+    return sorted(points)
