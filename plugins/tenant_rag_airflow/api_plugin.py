@@ -1,0 +1,97 @@
+"""Airflow plugin: serve the tenant-rag API inside Airflow's API server under ``/tenant-rag``.
+
+Airflow does not protect plugin apps with its own auth; the tenant-rag app checks its own API keys. The app is
+built on the first request (a lazy ASGI wrapper), so loading this plugin in the scheduler, DAG processor or workers
+costs one small import. Settings come from the ``TENANT_RAG_API_*`` environment; the database URL from
+``AIRFLOW_CONN_TENANT_RAG_DB`` / ``TENANT_RAG_DATABASE_URL`` or else the Airflow Connection ``tenant_rag_db``, and the
+Airflow REST base URL defaults to this API server's ``[api] base_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+URL_PREFIX = "/tenant-rag"
+DB_CONN_ID = "tenant_rag_db"
+
+
+def _database_url() -> str:
+    """The vector store's URL: environment first (as outside Airflow), else the Airflow Connection."""
+    from tenant_rag.dsn import DATABASE_URL_ENV, conn_env_var, connection_fields_to_url, resolve_database_url
+
+    if os.environ.get(conn_env_var(DB_CONN_ID)) or os.environ.get(DATABASE_URL_ENV):
+        return resolve_database_url(DB_CONN_ID, start_embedded=False)
+    try:
+        from airflow.models.connection import Connection
+
+        conn = Connection.get_connection_from_secrets(DB_CONN_ID)
+    except Exception:  # no such Connection: fall back to the embedded default like the CLI does
+        return resolve_database_url(DB_CONN_ID, start_embedded=True)
+    return connection_fields_to_url(
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        schema=conn.schema,
+        port=conn.port,
+        extra=conn.extra_dejson,
+    )
+
+
+def _airflow_base_url() -> str | None:
+    if os.environ.get("TENANT_RAG_API_AIRFLOW_BASE_URL"):
+        return None
+    try:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="") or ""
+    except Exception:
+        return None
+    base = base.rstrip("/")
+    return base if base.startswith(("http://", "https://")) else None
+
+
+def build_app() -> Any:
+    """The tenant-rag FastAPI app configured for running inside Airflow's API server."""
+    from tenant_rag.api.app import create_app
+    from tenant_rag.api.settings import ApiSettings
+
+    overrides: dict[str, Any] = {"start_embedded_db": False}
+    base_url = _airflow_base_url()
+    if base_url:
+        overrides["airflow_base_url"] = base_url
+    return create_app(ApiSettings(**overrides), database_url_factory=_database_url)
+
+
+class LazyApp:
+    """An ASGI app that builds the real one on its first request."""
+
+    def __init__(self) -> None:
+        self._app: ASGIApp | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> ASGIApp:
+        with self._lock:
+            if self._app is None:
+                self._app = build_app()
+            return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+tenant_rag_api = LazyApp()
+
+
+class TenantRagApiPlugin(AirflowPlugin):
+    name = "tenant_rag_api"
+    fastapi_apps = [  # noqa: RUF012 (AirflowPlugin declares these as class attributes)
+        {"app": tenant_rag_api, "url_prefix": URL_PREFIX, "name": "tenant-rag query, status and index API"}
+    ]

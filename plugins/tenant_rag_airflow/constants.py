@@ -1,0 +1,61 @@
+"""Names shared by the DAG builder, the operators, the tests and the demo: one place to change them."""
+
+from __future__ import annotations
+
+#: DAG ids are ``tenant_rag__<customer_id>`` (see ``tenant_rag.naming.dag_id_for``).
+DAG_ID_PREFIX = "tenant_rag__"
+#: Tag every generated DAG carries, next to the customer id and the config's own tags.
+DAG_TAG = "tenant-rag"
+
+#: Pool shared by every customer's embedding tasks: bounds concurrent calls to the embedding API.
+EMBEDDING_POOL = "embedding_api"
+EMBEDDING_POOL_SLOTS = 4
+EMBEDDING_POOL_DESCRIPTION = "tenantrag: concurrent embedding batches across all customers"
+
+#: Asset published when a customer's index changes: ``tenant-rag://<customer_id>/index``.
+#: (A URI scheme may not contain '_', so the scheme is spelled with a hyphen.)
+ASSET_URI_SCHEME = "tenant-rag"
+ASSET_GROUP = "tenant-rag"
+
+#: Environment variables.
+STAGING_DIR_ENV = "TENANT_RAG_STAGING_DIR"
+CUSTOMERS_DIR_ENV = "TENANT_RAG_CUSTOMERS_DIR"
+PROGRESS_INTERVAL_ENV = "TENANT_RAG_PROGRESS_SECONDS"
+LEASE_RECHECK_ENV = "TENANT_RAG_LEASE_RECHECK_SECONDS"
+DEFAULT_LEASE_RECHECK_SECONDS = 30.0
+DEFAULT_PROGRESS_INTERVAL_SECONDS = 30.0
+
+#: Default Airflow connection ids (a customer's config may name others).
+CONFLUENCE_CONN_ID = "confluence_default"
+DB_CONN_ID = "tenant_rag_db"
+GEMINI_CONN_ID = "google_genai_default"
+
+#: Task ids of the generated DAG, in pipeline order.
+TASK_EXPORT = "export"
+TASK_DETECT = "detect_changes"
+TASK_CHUNK = "chunk"
+TASK_EMBED = "embed"
+TASK_UPSERT = "upsert"
+TASK_RECORD = "record_state"
+TASK_CONFIG_ERROR = "config_error"
+PIPELINE_TASKS = (TASK_EXPORT, TASK_DETECT, TASK_CHUNK, TASK_EMBED, TASK_UPSERT)
+
+#: Retry policy of every task: exponential backoff from ``RETRY_DELAY_SECONDS`` up to ``MAX_RETRY_DELAY_SECONDS``.
+RETRY_DELAY_SECONDS = 60
+MAX_RETRY_DELAY_SECONDS = 30 * 60
+
+
+def asset_uri(customer_id: str) -> str:
+    return f"{ASSET_URI_SCHEME}://{customer_id}/index"
+
+
+def asset_name(customer_id: str) -> str:
+    return f"tenant_rag__{customer_id}__index"
+
+
+#: XCom keys: every stage pushes its stats under ``stats``; a failing stage pushes ``error`` before raising.
+STATS_XCOM_KEY = "stats"
+ERROR_XCOM_KEY = "error"
+#: Upper bound on mapped embed tasks per run (Airflow's ``max_map_length`` defaults to 1024); more batches
+#: than this are grouped so a huge first build still maps.
+MAX_EMBED_TASKS = 256

@@ -1,0 +1,249 @@
+"""Build one DAG per customer folder: ``load_customer_dags`` is all the DAG file calls.
+
+Each config is loaded inside its own error boundary. A customer whose config (or schedule) is invalid gets a DAG
+with its usual id whose only task fails with the validation message, and whose description and docs show that
+message (naming the file and field). We chose this over an import error because import errors are per *file*:
+with one factory file, raising would hide every customer's DAG; a placeholder keeps the broken customer visible
+in the DAG list, its run history and its previous index intact, and it heals on the next parse after the fix.
+The message is also emitted as a ``CustomerConfigWarning`` (the DAG processor records parse warnings).
+
+Parse-time cost: the config folder is globbed and each ``config.yaml`` parsed with pydantic; nothing touches a
+database, a network, Variables or Connections, and the operators import their heavy libraries inside ``execute``.
+When a task process parses the file for one DAG (``get_parsing_context().dag_id``), only that customer's folder
+is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule
+
+from tenant_rag.config import CONFIG_FILE, ConfluenceExportConfig, CustomerConfig, load_customer_config
+from tenant_rag.errors import ConfigError
+from tenant_rag.naming import dag_id_for
+from tenant_rag.paths import customers_dir as default_customers_dir
+from tenant_rag_airflow.constants import (
+    DAG_ID_PREFIX,
+    DAG_TAG,
+    EMBEDDING_POOL,
+    MAX_RETRY_DELAY_SECONDS,
+    RETRY_DELAY_SECONDS,
+    TASK_CHUNK,
+    TASK_CONFIG_ERROR,
+    TASK_DETECT,
+    TASK_EMBED,
+    TASK_EXPORT,
+    TASK_RECORD,
+    TASK_UPSERT,
+    asset_uri,
+)
+from tenant_rag_airflow.operators import (
+    ChunkOperator,
+    ConfigErrorOperator,
+    DetectChangesOperator,
+    EmbedBatchesOperator,
+    ExportOperator,
+    RecordStateOperator,
+    UpsertOperator,
+)
+from tenant_rag_airflow.params import build_params
+
+log = logging.getLogger(__name__)
+
+CONFIG_ERROR_TAG = "config-error"
+_PASSTHROUGH_SCHEDULES = ("@once", "@continuous")
+_DAG_ID_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class CustomerConfigWarning(UserWarning):
+    """A customer's config.yaml is invalid; its DAG is a placeholder that fails with the message."""
+
+
+def timetable_for(config: CustomerConfig) -> CronDataIntervalTimetable | str | None:
+    """Cron schedules get real data intervals (Airflow 3's default cron timetable has zero-length ones)."""
+    if config.schedule is None or config.schedule in _PASSTHROUGH_SCHEDULES:
+        return config.schedule
+    timetable = CronDataIntervalTimetable(config.schedule, timezone="UTC")
+    timetable.validate()
+    return timetable
+
+
+def _default_args(owner: str, retries: int) -> dict[str, Any]:
+    return {
+        "owner": owner,
+        "retries": retries,
+        "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(seconds=MAX_RETRY_DELAY_SECONDS),
+    }
+
+
+def _doc(config: CustomerConfig) -> str:
+    export = config.export
+    if isinstance(export, ConfluenceExportConfig):
+        source = f"Confluence {export.flavor} `{export.base_url}` (connection `{export.conn_id}`)"
+        spaces = ", ".join(f"`{key}`" for key in export.space_keys)
+    else:
+        source = f"Markdown folder `{export.path}`"
+        spaces = ", ".join(f"`{key}`" for key in export.space_keys or []) or "every folder"
+    return f"""### {config.display_name} (`{config.customer_id}`)
+
+Indexes {source}, spaces {spaces}, into the customer's own pgvector store `{config.collection_name}`
+(connection `{config.rag.db_conn_id}`, model `{config.rag.embedding_model}`).
+
+export -> detect_changes -> chunk -> embed (mapped, pool `{EMBEDDING_POOL}`) -> upsert -> record_state
+
+* Scheduled and backfill runs export the pages modified in the run's data interval; the first run, or
+  **full_refresh**, exports everything; a manual run exports what changed since the last successful export.
+* **space_keys** limits a run to some spaces, **dry_run** reports what would change and writes nothing,
+  **force_delete** accepts deleting more than {config.rag.max_delete_ratio:.0%} of the indexed pages.
+* Every run ends in `record_state`, which writes `state.json` and, when the index changed, publishes the Asset
+  `{asset_uri(config.customer_id)}` with the run's stats.
+"""
+
+
+def build_customer_dag(config: CustomerConfig, *, customers_dir: str | None = None) -> DAG:
+    """The customer's DAG. ``customers_dir`` is baked into the tasks only when given (else resolved at run time)."""
+    customer_id = config.customer_id
+    common: dict[str, Any] = {"customer_id": customer_id, "customers_dir": customers_dir}
+    with DAG(
+        dag_id=dag_id_for(customer_id),
+        description=f"tenantrag index of {config.display_name}",
+        doc_md=_doc(config),
+        schedule=timetable_for(config),
+        start_date=config.start_date,
+        catchup=config.catchup,
+        max_active_runs=1,
+        is_paused_upon_creation=config.paused,
+        tags=list(dict.fromkeys([customer_id, DAG_TAG, *config.tags])),
+        params=build_params(config),
+        default_args=_default_args(config.owner, config.retries),
+    ) as dag:
+        export = ExportOperator(task_id=TASK_EXPORT, **common)
+        detect = DetectChangesOperator(task_id=TASK_DETECT, **common)
+        chunk = ChunkOperator(task_id=TASK_CHUNK, **common)
+        embed = EmbedBatchesOperator.partial(
+            task_id=TASK_EMBED,
+            pool=EMBEDDING_POOL,
+            map_index_template="batches {{ task.batch_indexes[0] }}-{{ task.batch_indexes[-1] }}",
+            **common,
+        ).expand(batch_indexes=chunk.output)
+        upsert = UpsertOperator(task_id=TASK_UPSERT, trigger_rule=TriggerRule.NONE_FAILED, **common)
+        record = RecordStateOperator(task_id=TASK_RECORD, trigger_rule=TriggerRule.ALL_DONE, **common)
+        export >> detect >> chunk >> embed >> upsert >> record
+    return dag
+
+
+def error_dag_id(folder: str) -> str:
+    """The folder's usual DAG id when it can be one, else a sanitised id with a hash of the raw name."""
+    if _DAG_ID_SAFE.match(folder) and len(folder) <= 200:
+        return dag_id_for(folder)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", folder)[:60]
+    return f"{DAG_ID_PREFIX}invalid__{safe}_{hashlib.sha256(folder.encode()).hexdigest()[:8]}"
+
+
+def build_config_error_dag(folder: str, path: Path, error: BaseException) -> DAG:
+    message = str(error) if isinstance(error, ConfigError) else f"customer {folder!r} in {path}: {error}"
+    first_line = message.splitlines()[0]
+    with DAG(
+        dag_id=error_dag_id(folder),
+        description=f"INVALID CONFIG: {message.replace(chr(10), ' ')}"[:1000],
+        doc_md=f"### Invalid configuration for `{folder}`\n\n```\n{message}\n```\n\n"
+        f"Fix `{path}`; this DAG is rebuilt on the next parse. Its previous index (if any) is untouched.\n\n"
+        "(A placeholder DAG rather than an import error: import errors are per file, and one file builds every "
+        "customer's DAG, so raising would hide all of them.)",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        catchup=False,
+        max_active_runs=1,
+        tags=[folder[:100], DAG_TAG, CONFIG_ERROR_TAG],
+        default_args={"owner": "tenant-rag", "retries": 0},
+    ) as dag:
+        ConfigErrorOperator(task_id=TASK_CONFIG_ERROR, message=message, config_path=str(path))
+    log.warning("tenantrag: %s", first_line)
+    warnings.warn(CustomerConfigWarning(message), stacklevel=2)
+    return dag
+
+
+def _config_paths(base: Path, only_dag_id: str | None) -> list[Path]:
+    if only_dag_id is not None:
+        if not only_dag_id.startswith(DAG_ID_PREFIX):
+            return []
+        candidate = base / only_dag_id.removeprefix(DAG_ID_PREFIX) / CONFIG_FILE
+        if candidate.parent.parent == base and candidate.is_file():
+            return [candidate]
+    return sorted(base.glob(f"*/{CONFIG_FILE}")) if base.is_dir() else []
+
+
+def _collection_owner(config: CustomerConfig, path: Path, loaded: dict[str, str]) -> str | None:
+    """Another customer that already uses this config's collection (an explicit ``rag.collection_name``)."""
+    if config.rag.collection_name is None:
+        return None
+    if config.collection_name in loaded:
+        return loaded[config.collection_name]
+    for other in sorted(path.parent.parent.glob(f"*/{CONFIG_FILE}")):
+        if other.parent.name >= path.parent.name:
+            break
+        try:
+            if load_customer_config(other).collection_name == config.collection_name:
+                return other.parent.name
+        except ConfigError:
+            continue
+    return None
+
+
+def in_shard(folder: str, shard: tuple[int, int] | None) -> bool:
+    """Stable assignment of a customer folder to one of ``count`` DAG files (``shard=(index, count)``)."""
+    if shard is None:
+        return True
+    index, count = shard
+    return int(hashlib.sha256(folder.encode("utf-8")).hexdigest()[:8], 16) % count == index
+
+
+def load_customer_dags(
+    customers_dir: str | Path | None = None,
+    *,
+    only_dag_id: str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, DAG]:
+    """``{dag_id: DAG}`` for every ``<customers_dir>/*/config.yaml``, sorted by folder name.
+
+    ``customers_dir`` defaults to ``TENANT_RAG_CUSTOMERS_DIR`` / ``data/customers`` (resolved again at run time);
+    ``only_dag_id`` (the parsing context of a task process) limits the work to that customer. ``shard=(i, n)``
+    keeps only the customers hashed to shard ``i`` of ``n``, so thousands of customers can be spread over ``n``
+    small DAG files that the DAG processor parses (and serialises) in parallel.
+    """
+    explicit = str(customers_dir) if customers_dir is not None else None
+    base = Path(customers_dir) if customers_dir is not None else default_customers_dir()
+    dags: dict[str, DAG] = {}
+    collections: dict[str, str] = {}
+    for path in _config_paths(base, only_dag_id):
+        folder = path.parent.name
+        if not in_shard(folder, shard):
+            continue
+        try:
+            config = load_customer_config(path)
+            owner = _collection_owner(config, path, collections)
+            if owner is not None:
+                raise ConfigError(
+                    folder, path, [("rag.collection_name", f"{config.collection_name!r} is already used by {owner!r}")]
+                )
+            try:
+                timetable_for(config)
+            except Exception as exc:
+                raise ConfigError(
+                    folder, path, [("schedule", f"{config.schedule!r} is not a schedule: {exc}")]
+                ) from exc
+            collections[config.collection_name] = folder
+            dag = build_customer_dag(config, customers_dir=explicit)
+        except Exception as exc:  # one customer's problem must never hide the others
+            dag = build_config_error_dag(folder, path, exc)
+        dags[dag.dag_id] = dag
+    return dags

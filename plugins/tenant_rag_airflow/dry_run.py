@@ -1,0 +1,49 @@
+"""A dry run's scratch copy of a customer's export, so exporting for a dry run writes nothing the customer owns.
+
+The copy is made of hard links (a plain copy when linking is impossible, e.g. staging on another file system):
+it costs no page data, and the exporter's atomic writes (temp file + rename) replace a link instead of writing
+through it, so the customer's own ``exports/`` and ``cache/`` stay untouched. It lives in the run's staging
+folder and goes away with it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+SHADOWED = ("exports", "cache")
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def shadow_customer_dir(customer_dir: Path, target: Path) -> Path:
+    """``target`` with ``exports/`` and ``cache/`` mirrored from ``customer_dir`` (replacing an older mirror).
+
+    Staging folders (``cache/staging`` by default, which holds ``target`` itself) are not mirrored.
+    """
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    target_resolved = target.resolve()
+
+    def skip_staging(folder: str, names: list[str]) -> set[str]:
+        base = Path(folder)
+        return {
+            name
+            for name in names
+            if name == "staging" or (base / name).resolve() in (target_resolved, *target_resolved.parents)
+        }
+
+    for name in SHADOWED:
+        source = customer_dir / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, copy_function=_link_or_copy, symlinks=True, ignore=skip_staging)
+        else:
+            (target / name).mkdir()
+    return target

@@ -1,0 +1,131 @@
+"""``DetectChangesOperator`` and ``ChunkOperator``: the first two stages after the export.
+
+Detection compares the export with the customer's index (database reads only) and writes ``changes.json`` into the
+run's staging folder; chunking splits new and changed pages, reuses stored vectors by text hash and lists the
+batches still to embed. The chunk task's return value is the list of batch groups the embed task is mapped over
+(at most ``MAX_EMBED_TASKS`` groups, so a huge first build stays under Airflow's ``max_map_length``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tenant_rag_airflow.constants import MAX_EMBED_TASKS, TASK_DETECT, TASK_EXPORT
+from tenant_rag_airflow.operators.base import TenantRagStageOperator
+from tenant_rag_airflow.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def group_batches(batch_count: int, max_groups: int = MAX_EMBED_TASKS) -> list[list[int]]:
+    """Batch indexes ``0..batch_count-1`` in at most ``max_groups`` contiguous groups of near-equal size."""
+    if batch_count <= 0:
+        return []
+    groups = min(batch_count, max(1, max_groups))
+    size, extra = divmod(batch_count, groups)
+    result, start = [], 0
+    for group in range(groups):
+        length = size + (1 if group < extra else 0)
+        result.append(list(range(start, start + length)))
+        start += length
+    return result
+
+
+class DetectChangesOperator(TenantRagStageOperator):
+    """Classify exported pages as new / changed / unchanged / deleted against the index."""
+
+    template_fields: Sequence[str] = (*TenantRagStageOperator.template_fields, "export_task_id")
+    stage = "detect_changes"
+
+    def __init__(self, *, export_task_id: str = TASK_EXPORT, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.export_task_id = export_task_id
+
+    def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
+        from tenant_rag.pipeline import detect_changes
+
+        export = self.upstream_stats(context, self.export_task_id)
+        request = self.run_request(context, available=export.get("spaces"))
+        staging = self.staging(context)
+        with ProgressReporter(  # no page counter inside detection: the heartbeat shows it is alive
+            stage=self.stage,
+            unit="pages",
+            log=self.log,
+            customer_dir=self.customer_dir,
+            customer_id=self.customer_id,
+            total=int(export.get("pages_listed") or export.get("pages") or 0),
+            write_state=not request.dry_run,
+        ) as progress:
+            stats = detect_changes(
+                self.config,
+                self.customer_dir,
+                Path(export["export_dir"]),
+                staging,
+                self.run_options(request),
+                database_url=self.database_url(),
+            )
+            progress(int(stats.get("pages_total") or 0), int(stats.get("pages_total") or 0))
+        self.log.info(
+            "customer %s: %s new, %s changed, %s unchanged, %s deleted%s",
+            self.customer_id,
+            stats.get("new"),
+            stats.get("changed"),
+            stats.get("unchanged"),
+            stats.get("deleted"),
+            " (dry run)" if request.dry_run else "",
+        )
+        return {**stats, "staging": str(staging.root)}, None
+
+
+class ChunkOperator(TenantRagStageOperator):
+    """Chunk new and changed pages; return the embedding batch groups to map the embed task over."""
+
+    template_fields: Sequence[str] = (
+        *TenantRagStageOperator.template_fields,
+        "export_task_id",
+        "detect_task_id",
+        "max_embed_tasks",
+    )
+    stage = "chunk"
+
+    def __init__(
+        self,
+        *,
+        export_task_id: str = TASK_EXPORT,
+        detect_task_id: str = TASK_DETECT,
+        max_embed_tasks: int = MAX_EMBED_TASKS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.export_task_id = export_task_id
+        self.detect_task_id = detect_task_id
+        self.max_embed_tasks = max_embed_tasks
+
+    def run_stage(self, context: Context) -> tuple[dict[str, Any], list[list[int]]]:
+        from tenant_rag.pipeline import chunk_changes
+
+        export = self.upstream_stats(context, self.export_task_id)
+        detect = self.upstream_stats(context, self.detect_task_id)
+        request = self.run_request(context, available=export.get("spaces"))
+        to_chunk = int(detect.get("new", 0)) + int(detect.get("changed", 0))
+        with ProgressReporter(
+            stage=self.stage,
+            unit="pages",
+            log=self.log,
+            customer_dir=self.customer_dir,
+            customer_id=self.customer_id,
+            total=0 if request.dry_run else to_chunk,
+            write_state=not request.dry_run,
+        ) as progress:
+            stats = chunk_changes(
+                self.config,
+                Path(export["export_dir"]),
+                self.staging(context),
+                database_url=self.database_url(),
+                progress=progress,
+            )
+        groups = group_batches(int(stats.get("embed_batches") or 0), int(self.max_embed_tasks))
+        return {**stats, "embed_tasks": len(groups)}, groups

@@ -1,0 +1,163 @@
+"""``ExportOperator``: bring the customer's pages to ``exports/<space>/`` (Confluence) or locate them (directory).
+
+The window comes from ``tenant_rag_airflow.windows.plan_export`` (data interval for scheduled and backfill runs,
+since the last successful export for manual ones, everything on the first run or with ``full_refresh``). The stats
+carry ``export_dir`` (where detection reads), the plan and ``as_of`` (where the next manual run's window starts).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowRescheduleException
+
+from tenant_rag.config import ConfluenceExportConfig, DirectoryExportConfig
+from tenant_rag.errors import ConfigError
+from tenant_rag.state import load_state
+from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
+from tenant_rag_airflow.operators.base import TenantRagStageOperator
+from tenant_rag_airflow.progress import ProgressReporter
+from tenant_rag_airflow.run_lease import acquire_lease
+from tenant_rag_airflow.windows import last_export_as_of, plan_export
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from tenant_rag_airflow.hooks.confluence import ConfluenceHook
+
+DRY_RUN_DIR = "dry_run_customer"
+
+
+def lease_recheck_seconds() -> float:
+    try:
+        return max(1.0, float(os.environ.get(LEASE_RECHECK_ENV, DEFAULT_LEASE_RECHECK_SECONDS)))
+    except ValueError:
+        return DEFAULT_LEASE_RECHECK_SECONDS
+
+
+def _run_type(context: Context) -> str:
+    run_type = getattr(context.get("dag_run"), "run_type", None) or "manual"
+    return str(getattr(run_type, "value", run_type))
+
+
+def _run_after(context: Context) -> datetime:
+    value = getattr(context.get("dag_run"), "run_after", None)
+    return value if isinstance(value, datetime) else datetime.now(UTC)
+
+
+class ExportOperator(TenantRagStageOperator):
+    """Export the customer's configured Confluence spaces (or resolve its Markdown folder)."""
+
+    template_fields: Sequence[str] = (*TenantRagStageOperator.template_fields, "confluence_conn_id")
+    stage = "export"
+
+    def __init__(self, *, confluence_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.confluence_conn_id = confluence_conn_id
+
+    @cached_property
+    def confluence_hook(self) -> ConfluenceHook:
+        from tenant_rag_airflow.hooks.confluence import ConfluenceHook
+
+        export = self.config.export
+        assert isinstance(export, ConfluenceExportConfig)
+        return ConfluenceHook(self.confluence_conn_id or export.conn_id, default_base_url=export.base_url)
+
+    def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
+        self._take_run_lease(context)
+        export = self.config.export
+        if isinstance(export, DirectoryExportConfig):
+            return self._resolve_directory(context, export), None
+        return self._export_confluence(context, export), None
+
+    def _take_run_lease(self, context: Context) -> None:
+        """One run per customer at a time: wait (rescheduled, no worker slot held) while another run is active."""
+        holder = acquire_lease(self.customer_dir, context["run_id"], self.run_is_active(context))
+        if holder is not None:
+            wait = lease_recheck_seconds()
+            self.log.info(
+                "customer %s: run %s is still active; checking again in %.0fs", self.customer_id, holder["run_id"], wait
+            )
+            raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + timedelta(seconds=wait))
+
+    def _resolve_directory(self, context: Context, export: DirectoryExportConfig) -> dict[str, Any]:
+        folder = Path(export.path)
+        folder = folder if folder.is_absolute() else (self.customer_dir / folder)
+        if not folder.is_dir():
+            raise ConfigError(
+                self.customer_id,
+                self.customer_dir / "config.yaml",
+                [("export.path", f"{folder} is not a folder")],
+            )
+        present = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        request = self.run_request(context, available=present)
+        spaces = list(request.space_keys) or list(export.space_keys or present)
+        pages = sum(1 for space in spaces for _ in (folder / space).rglob("*.md"))
+        return {
+            "source": "directory",
+            "mode": "full",
+            "reason": "directory source: the folder is the export",
+            "export_dir": str(folder.resolve()),
+            "spaces": spaces,
+            "pages": pages,
+            "as_of": datetime.now(UTC).isoformat(),
+            "dry_run": request.dry_run,
+        }
+
+    def _export_confluence(self, context: Context, export: ConfluenceExportConfig) -> dict[str, Any]:
+        from tenant_rag.export import export_customer
+
+        request = self.run_request(context)
+        state = load_state(self.customer_dir, self.customer_id)
+        spaces = list(request.space_keys) or list(export.space_keys)
+        exports = self.customer_dir / "exports"
+        plan = plan_export(
+            run_type=_run_type(context),
+            data_interval_start=context.get("data_interval_start"),
+            data_interval_end=context.get("data_interval_end"),
+            run_after=_run_after(context),
+            full_refresh=request.full_refresh,
+            has_index=state.last_success_time is not None,
+            never_exported_spaces=[space for space in spaces if not (exports / space).is_dir()],
+            previous_as_of=last_export_as_of(state.run_history),
+        )
+        self.log.info("customer %s: %s export (%s)", self.customer_id, plan.mode, plan.reason)
+        target = self.customer_dir
+        if request.dry_run:
+            from tenant_rag_airflow.dry_run import shadow_customer_dir
+
+            target = shadow_customer_dir(self.customer_dir, Path(self.staging(context).root) / DRY_RUN_DIR)
+            self.log.info("dry run: exporting into the scratch copy %s", target)
+        started = datetime.now(UTC)
+        hook = self.confluence_hook
+        with ProgressReporter(
+            stage=self.stage,
+            unit="pages",
+            log=self.log,
+            customer_dir=self.customer_dir,
+            customer_id=self.customer_id,
+            write_state=not request.dry_run,
+        ) as progress:
+            result = export_customer(
+                self.config,
+                target,
+                credentials=hook.get_conn(),
+                window=plan.window,
+                space_keys=spaces,
+                base_url=hook.base_url,
+                progress=progress,
+            )
+        return {
+            **dict(result or {}),
+            **plan.to_xcom(),
+            "source": "confluence",
+            "export_dir": str(target / "exports"),
+            "spaces": spaces,
+            "as_of": (plan.window_end or started).isoformat(),
+            "dry_run": request.dry_run,
+        }

@@ -1,0 +1,195 @@
+"""``RecordStateOperator``: the last task of every run, on success and on failure (trigger rule ``all_done``).
+
+It pulls every stage's ``stats`` and ``error`` XComs, asks Airflow for the run's task states, and folds them into
+``state.json`` (status, counts, durations, errors, last run id, run history). On success it removes the run's
+staging folder and publishes the customer's index as the Asset ``tenant-rag://<customer_id>/index`` with the
+headline stats as the event's extra. The event goes through an ``AssetAlias`` outlet, so it is emitted only when
+the index really was updated: a failed run or a dry run publishes nothing. A failed run leaves the state
+``failed`` with the error and then fails this task too, so the DAG run is marked failed; a dry run writes nothing
+at all, not even its own failure (its report is this task's return value and log). In every case it releases the
+customer's run lease.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, AssetAlias
+from airflow.sdk.exceptions import AirflowFailException
+
+from tenant_rag.state import update_state
+from tenant_rag_airflow.constants import (
+    ASSET_GROUP,
+    ERROR_XCOM_KEY,
+    PIPELINE_TASKS,
+    STATS_XCOM_KEY,
+    TASK_CHUNK,
+    TASK_DETECT,
+    TASK_EMBED,
+    TASK_UPSERT,
+    asset_name,
+    asset_uri,
+)
+from tenant_rag_airflow.operators.base import TenantRagStageOperator, compact
+from tenant_rag_airflow.run_lease import release_lease
+from tenant_rag_airflow.state_merge import aggregate_embed, apply_run, build_run_record, failed_tasks
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+ASSET_EXTRA_KEYS = ("run_id", "run_type", "status", "finished_at", "export", "counts", "durations_s")
+
+
+def index_alias(customer_id: str) -> AssetAlias:
+    return AssetAlias(name=f"{asset_name(customer_id)}__alias", group=ASSET_GROUP)
+
+
+def index_asset(customer_id: str) -> Asset:
+    return Asset(uri=asset_uri(customer_id), name=asset_name(customer_id), group=ASSET_GROUP)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [value]
+    return [item for item in value if item is not None]
+
+
+class RecordStateOperator(TenantRagStageOperator):
+    """Merge the run's XCom stats into state.json and publish the index Asset."""
+
+    template_fields: Sequence[str] = TenantRagStageOperator.template_fields
+    ui_color = "#ede7f6"
+    stage = "record_state"
+
+    def __init__(self, *, stage_task_ids: Sequence[str] = PIPELINE_TASKS, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [index_alias(kwargs["customer_id"])])
+        super().__init__(**kwargs)
+        self.stage_task_ids = stage_task_ids
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._record(context)
+        finally:
+            if release_lease(self.customer_dir, context["run_id"]):
+                self.log.info("customer %s: run lease released", self.customer_id)
+
+    def _record(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        dag_run = context.get("dag_run")
+        task_states = dict(ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {}))
+        failed = failed_tasks(task_states, self.task_id)
+        stages: dict[str, dict[str, Any] | None] = {}
+        errors: list[dict[str, Any]] = []
+        for task_id in self.stage_task_ids:
+            stats = _as_list(ti.xcom_pull(task_ids=task_id, key=STATS_XCOM_KEY))
+            stages[task_id] = aggregate_embed(stats) if task_id == TASK_EMBED else (stats[0] if stats else None)
+            errors += [dict(e) for e in _as_list(ti.xcom_pull(task_ids=task_id, key=ERROR_XCOM_KEY))]
+        params = dict(context.get("params") or {})
+        merged = self._merge(context["run_id"], stages)
+        finished = datetime.now(UTC)
+        run_type = getattr(dag_run, "run_type", None) or "manual"
+        record = compact(
+            build_run_record(
+                run_id=context["run_id"],
+                run_type=str(getattr(run_type, "value", run_type)),
+                logical_date=context.get("logical_date"),
+                started_at=getattr(dag_run, "start_date", None),
+                finished_at=finished,
+                params=params,
+                stages=stages,
+                merged=merged,
+                task_states=task_states,
+                task_errors=errors,
+                failed=failed,
+            )
+        )
+        if record["dry_run"]:
+            return self._finish_dry_run(context, record)
+        self._write_state(record, finished)
+        if record["status"] == "failed":
+            raise AirflowFailException(
+                f"customer {self.customer_id!r}: run {context['run_id']} failed: {record['error']}; "
+                "state.json says failed, the previous index stays live"
+            )
+        self._cleanup_staging(context)
+        extra = {key: record.get(key) for key in ASSET_EXTRA_KEYS}
+        context["outlet_events"][index_alias(self.customer_id)].add(index_asset(self.customer_id), extra=extra)
+        self.log.info("customer %s: index published as %s", self.customer_id, asset_uri(self.customer_id))
+        return {key: record.get(key) for key in ("run_id", "status", "counts", "durations_s")}
+
+    def _finish_dry_run(self, context: Context, record: dict[str, Any]) -> dict[str, Any]:
+        """A dry run writes nothing, not even a failure: the customer's state and index are untouched."""
+        if record["status"] == "failed":
+            raise AirflowFailException(f"customer {self.customer_id!r}: dry run failed: {record['error']}")
+        self._cleanup_staging(context)
+        self.log.info("dry run for customer %s (nothing written):\n%s", self.customer_id, _pretty(record))
+        return record
+
+    def _merge(self, run_id: str, stages: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
+        """The library's run summary (same keys as an in-process run) from the stage stats we have."""
+        detect = stages.get(TASK_DETECT)
+        if not detect:
+            return {}
+        from tenant_rag.pipeline import merge_stats
+
+        try:
+            config = self.config
+        except Exception:  # a config broken mid-run: the failure is still recorded, without the summary
+            return {}
+
+        embed = stages.get(TASK_EMBED)
+        return merge_stats(
+            config,
+            run_id,
+            dict(detect),
+            dict(stages.get(TASK_CHUNK) or {}) or None,
+            [dict(embed)] if embed and embed.get("tasks") else [],
+            dict(stages.get(TASK_UPSERT) or {}) or None,
+        )
+
+    def _write_state(self, record: dict[str, Any], finished: datetime) -> None:
+        from tenant_rag.config import DEFAULT_DIMENSIONS
+        from tenant_rag.index_cache import read_index_cache
+        from tenant_rag.naming import generate_collection_name
+
+        model: str
+        try:
+            config = self.config
+            collection, model = config.collection_name, config.rag.embedding_model
+            dimensions = config.rag.dimensions
+        except Exception:  # a config broken mid-run must not stop the failure from being recorded
+            collection, model = generate_collection_name(self.customer_id), ""
+            dimensions = DEFAULT_DIMENSIONS.get(model, 0)
+        cache = read_index_cache(self.customer_dir)
+        totals = None
+        if cache and cache.get("generation") is not None:
+            pages = cache.get("pages") or {}
+            totals = (len(pages), sum(int(p.get("chunks") or 0) for p in pages.values()))
+        update_state(
+            self.customer_dir,
+            lambda state: apply_run(
+                state,
+                record,
+                collection_name=collection,
+                embedding_model=model,
+                embedding_dimensions=dimensions,
+                index_totals=totals,
+                finished_at=finished,
+            ),
+            self.customer_id,
+        )
+
+    def _cleanup_staging(self, context: Context) -> None:
+        try:
+            self.staging(context).cleanup()
+        except Exception:
+            self.log.warning("could not remove the staging folder", exc_info=True)
+
+
+def _pretty(record: Mapping[str, Any]) -> str:
+    return json.dumps({k: record.get(k) for k in ("export", "counts", "preview", "errors")}, indent=2, default=str)

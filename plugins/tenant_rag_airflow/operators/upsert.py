@@ -1,0 +1,47 @@
+"""``UpsertOperator``: the only stage that writes the customer's store (atomic page swaps, deletions, switch).
+
+Its trigger rule is ``none_failed``: it runs when the embed task was skipped because nothing needed embedding (a
+run with only deletions, or nothing to do), never after a failure. It first checks that its run still holds the
+customer's run lease (taken by the export task).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tenant_rag_airflow.operators.base import TenantRagStageOperator
+from tenant_rag_airflow.progress import ProgressReporter
+from tenant_rag_airflow.run_lease import check_lease
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class UpsertOperator(TenantRagStageOperator):
+    """Write the staged pages and vectors into the customer's store and apply deletions."""
+
+    ui_color = "#e8f5e9"
+    stage = "upsert"
+
+    def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
+        from tenant_rag.pipeline import upsert_changes
+
+        request = self.run_request(context)
+        check_lease(self.customer_dir, context["run_id"])
+        with ProgressReporter(
+            stage=self.stage,
+            unit="pages",
+            log=self.log,
+            customer_dir=self.customer_dir,
+            customer_id=self.customer_id,
+            write_state=not request.dry_run,
+        ) as progress:
+            stats = upsert_changes(
+                self.config,
+                self.customer_dir,
+                self.staging(context),
+                self.run_options(request),
+                database_url=self.database_url(),
+                progress=progress,
+            )
+        return stats, None

@@ -1,0 +1,115 @@
+"""The trigger form of every customer DAG (Airflow Params) and the validated run request read back from it.
+
+``full_refresh``, ``space_keys`` (a subset of the customer's configured spaces; empty or null means all),
+``dry_run`` (report what would change, write nothing) and ``force_delete`` (accept a deletion above the customer's
+``rag.max_delete_ratio``). The form validates types and the space enum; ``run_request`` validates again at run time
+because a run can also be created with a free-form ``conf`` (CLI, REST, backfill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk import Param
+
+from tenant_rag.config import CustomerConfig
+
+SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
+
+
+class InvalidRunRequest(ValueError):
+    """Params that no retry can fix (unknown space, wrong type)."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    full_refresh: bool = False
+    dry_run: bool = False
+    space_keys: tuple[str, ...] = ()
+    force_delete: bool = False
+
+    def to_xcom(self) -> dict[str, Any]:
+        return {
+            "full_refresh": self.full_refresh,
+            "dry_run": self.dry_run,
+            "space_keys": list(self.space_keys),
+            "force_delete": self.force_delete,
+        }
+
+
+def build_params(config: CustomerConfig) -> dict[str, Param]:
+    configured = list(config.space_keys or [])
+    items: dict[str, Any] = {"type": "string"}
+    choices: dict[str, Any] = {}
+    if configured:
+        items["enum"] = configured
+        choices["examples"] = configured  # the UI renders a multi-select from these
+        spaces_help = f"Subset of the configured spaces ({', '.join(configured)}); empty means all of them."
+    else:
+        items["pattern"] = SPACE_KEY_PATTERN
+        spaces_help = "Space folders to process; empty means every folder of the export."
+    return {
+        "full_refresh": Param(
+            False,
+            type="boolean",
+            title="Full refresh",
+            description="Export every page instead of the pages changed in the run's data interval.",
+        ),
+        "space_keys": Param(
+            [],
+            type=["array", "null"],  # the UI sends null when the multi-select is empty
+            items=items,
+            uniqueItems=True,
+            title="Spaces",
+            description=spaces_help,
+            **choices,
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Report what would change (new, changed, deleted pages); write nothing.",
+        ),
+        "force_delete": Param(
+            False,
+            type="boolean",
+            title="Force deletions",
+            description=f"Accept deleting more than {config.rag.max_delete_ratio:.0%} of the indexed pages.",
+        ),
+    }
+
+
+def _flag(params: Mapping[str, Any], name: str) -> bool:
+    value = params.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value is None:
+        return False
+    raise InvalidRunRequest(f"param {name!r} must be true or false, got {value!r}")
+
+
+def run_request(params: Mapping[str, Any], config: CustomerConfig, available: list[str] | None = None) -> RunRequest:
+    """Validate the run's params against the customer's spaces (``available`` for directory sources)."""
+    raw = params.get("space_keys") or []
+    if isinstance(raw, str):
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list | tuple) or not all(isinstance(key, str) for key in raw):
+        raise InvalidRunRequest(f"param 'space_keys' must be a list of space keys, got {raw!r}")
+    allowed = list(config.space_keys) if config.space_keys else available
+    if allowed is not None:
+        unknown = [key for key in raw if key not in allowed]
+        if unknown:
+            raise InvalidRunRequest(
+                f"customer {config.customer_id!r}: param space_keys has {', '.join(map(repr, unknown))}, which "
+                f"the customer does not export; choose from {', '.join(allowed) or '(none)'}"
+            )
+    return RunRequest(
+        full_refresh=_flag(params, "full_refresh"),
+        dry_run=_flag(params, "dry_run"),
+        space_keys=tuple(dict.fromkeys(raw)),
+        force_delete=_flag(params, "force_delete"),
+    )

@@ -1,0 +1,236 @@
+"""The Airflow layer's pure parts: export windows, batch grouping, run params, state merging, progress, dry-run copy."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tenant_rag.config import CustomerConfig
+from tenant_rag.state import CustomerState, RAGStatus, load_state
+from tenant_rag_airflow.dry_run import shadow_customer_dir
+from tenant_rag_airflow.operators.base import compact, is_permanent
+from tenant_rag_airflow.operators.changes import group_batches
+from tenant_rag_airflow.params import InvalidRunRequest, run_request
+from tenant_rag_airflow.progress import ProgressReporter
+from tenant_rag_airflow.state_merge import aggregate_embed, apply_run, build_run_record
+from tenant_rag_airflow.windows import last_export_as_of, plan_export
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def _plan(**overrides: object) -> object:
+    args: dict[str, object] = {
+        "run_type": "scheduled",
+        "data_interval_start": T0,
+        "data_interval_end": T0 + DAY,
+        "run_after": T0 + DAY,
+        "full_refresh": False,
+        "has_index": True,
+        "never_exported_spaces": [],
+        "previous_as_of": T0 - DAY,
+    }
+    args.update(overrides)
+    return plan_export(**args)  # type: ignore[arg-type]
+
+
+def test_scheduled_and_backfill_runs_export_their_interval() -> None:
+    for run_type in ("scheduled", "backfill"):
+        plan = _plan(run_type=run_type)
+        assert (plan.mode, plan.window) == ("incremental", (T0, T0 + DAY))
+
+
+def test_full_exports_first_run_full_refresh_and_new_spaces() -> None:
+    assert _plan(has_index=False).mode == "full"
+    assert _plan(full_refresh=True).window is None
+    assert "OPS" in _plan(never_exported_spaces=["OPS"]).reason
+
+
+def test_manual_runs_catch_up_since_the_last_export() -> None:
+    plan = _plan(run_type="manual", run_after=T0 + 3 * DAY)
+    assert plan.window == (T0 - DAY, T0 + 3 * DAY)
+    assert _plan(run_type="manual", previous_as_of=None).mode == "full"
+    # a zero-length interval (Airflow's trigger timetables) is treated like no interval
+    assert _plan(run_type="scheduled", data_interval_end=T0, previous_as_of=None).mode == "full"
+
+
+def test_last_export_as_of_takes_the_latest_successful_run() -> None:
+    history = [
+        {"status": "success", "export": {"as_of": (T0 + DAY).isoformat()}},
+        {"status": "success", "export": {"as_of": T0.isoformat()}},  # a backfill of an older interval
+        {"status": "failed", "export": {"as_of": (T0 + 5 * DAY).isoformat()}},
+        {"status": "dry_run", "export": {"as_of": (T0 + 6 * DAY).isoformat()}},
+    ]
+    assert last_export_as_of(history) == T0 + DAY
+    assert last_export_as_of([]) is None
+
+
+@pytest.mark.parametrize(("batches", "cap", "sizes"), [(0, 4, []), (3, 4, [1, 1, 1]), (10, 4, [3, 3, 2, 2])])
+def test_group_batches(batches: int, cap: int, sizes: list[int]) -> None:
+    groups = group_batches(batches, cap)
+    assert [len(g) for g in groups] == sizes
+    assert [i for g in groups for i in g] == list(range(batches))
+
+
+def _config(**export: object) -> CustomerConfig:
+    base = {"source": "confluence", "base_url": "https://x.example/wiki", "space_keys": ["ENG", "OPS"]}
+    return CustomerConfig.model_validate({"customer_id": "acme", "display_name": "A", "export": {**base, **export}})
+
+
+def test_run_request_validates_space_keys_and_flags() -> None:
+    config = _config()
+    assert run_request({"space_keys": ["OPS"], "dry_run": True}, config).space_keys == ("OPS",)
+    assert run_request({"space_keys": None, "full_refresh": "true"}, config).full_refresh is True
+    with pytest.raises(InvalidRunRequest, match="choose from ENG, OPS"):
+        run_request({"space_keys": ["HR"]}, config)
+    with pytest.raises(InvalidRunRequest, match="true or false"):
+        run_request({"dry_run": "maybe"}, config)
+    assert is_permanent(InvalidRunRequest("x")) and not is_permanent(ConnectionError("x"))
+
+
+def test_compact_bounds_lists_and_strings() -> None:
+    data = compact({"errors": list(range(50)), "note": "x" * 5000, "when": T0, "path": Path("/a")})
+    assert len(data["errors"]) == 21 and data["errors"][-1] == "... 30 more"
+    assert len(data["note"]) < 2100 and data["when"] == T0.isoformat() and data["path"] == "/a"
+
+
+def _record(status_failed: bool = False) -> dict[str, object]:
+    stages = {
+        "export": {"mode": "incremental", "as_of": T0.isoformat(), "duration_s": 1.0},
+        "detect_changes": {"new": 1, "duration_s": 0.5},
+        "embed": aggregate_embed(
+            [{"texts": 3, "calls": 1, "duration_s": 2.0}, {"texts": 2, "calls": 1, "duration_s": 1.0}]
+        ),
+    }
+    return build_run_record(
+        run_id="r1",
+        run_type="scheduled",
+        logical_date=T0,
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=9),
+        params={"dry_run": False},
+        stages=stages,
+        merged={"pages_added": 1, "chunks_embedded": 5},
+        task_states={"export": "failed" if status_failed else "success", "record_state": "running"},
+        task_errors=[{"task_id": "export", "message": "boom"}] if status_failed else [],
+        failed=["export"] if status_failed else [],
+    )
+
+
+def test_apply_run_success_and_failure() -> None:
+    record = _record()
+    assert record["stages"]["embed"] == {  # type: ignore[index]
+        "tasks": 2,
+        "batches": 0,
+        "batches_skipped": 0,
+        "texts": 5,
+        "calls": 2,
+        "tokens_est": 0,
+        "duration_s": 3.0,
+        "wall_s": 2.0,
+    }
+    state = apply_run(
+        CustomerState(customer_id="acme"),
+        record,
+        collection_name="c",
+        embedding_model="m",
+        embedding_dimensions=8,
+        index_totals=(4, 9),
+        finished_at=T0,
+    )
+    assert (state.status, state.is_ready_for_queries, state.total_indexed_documents) == (RAGStatus.READY, True, 4)
+    assert state.last_run_stats["counts"] == {"pages_added": 1, "chunks_embedded": 5}
+    assert state.run_history[-1]["export"]["as_of"] == T0.isoformat()
+    failed = apply_run(
+        state,
+        _record(status_failed=True),
+        collection_name="c",
+        embedding_model="m",
+        embedding_dimensions=8,
+        index_totals=None,
+        finished_at=T0 + DAY,
+    )
+    assert failed.status == RAGStatus.FAILED and failed.last_error == "export: boom"
+    assert failed.is_ready_for_queries is True and failed.total_indexed_documents == 4
+    assert failed.last_success_time == T0 and [r["status"] for r in failed.run_history] == ["success", "failed"]
+
+
+class _ListLog:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str, *args: object) -> None:
+        self.lines.append(message % args)
+
+    warning = info
+
+
+def test_progress_reports_on_a_steady_clock_and_writes_state(tmp_path: Path) -> None:
+    log = _ListLog()
+    with ProgressReporter(
+        stage="export", unit="pages", log=log, customer_dir=tmp_path, customer_id="acme", interval=0.2
+    ) as progress:
+        for done in range(1, 6):
+            progress("export", done, 10)  # the pipeline's (stage, done, total) form
+            time.sleep(0.12)
+        state = load_state(tmp_path, "acme")
+        assert state.status == RAGStatus.BUILDING and state.progress is not None
+        assert state.progress.stage == "export" and state.progress.total == 10 and state.progress.done >= 1
+    periodic = [line for line in log.lines if line.startswith("export: ")]
+    assert len(periodic) >= 3, log.lines  # at least two ticks plus the final line
+    assert periodic[-1].startswith("export: 5/10 pages") and "ETA" in periodic[-1]
+    assert load_state(tmp_path, "acme").progress.done == 5  # type: ignore[union-attr]
+
+
+def test_progress_of_a_dry_run_only_logs(tmp_path: Path) -> None:
+    with ProgressReporter(
+        stage="chunk",
+        unit="pages",
+        log=logging.getLogger("t"),
+        customer_dir=tmp_path,
+        customer_id="a",
+        write_state=False,
+        interval=0.2,
+    ) as progress:
+        progress(1, 2)
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_shadow_copy_shares_data_but_not_writes(tmp_path: Path) -> None:
+    customer = tmp_path / "acme"
+    page = customer / "exports" / "ENG" / "a.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("original", encoding="utf-8")
+    (customer / "cache" / "staging" / "run1").mkdir(parents=True)
+    (customer / "cache" / "export_manifest.json").write_text("{}", encoding="utf-8")
+    shadow = shadow_customer_dir(customer, customer / "cache" / "staging" / "run1" / "dry")
+    copy = shadow / "exports" / "ENG" / "a.md"
+    assert copy.read_text(encoding="utf-8") == "original"
+    assert not (shadow / "cache" / "staging").exists() and (shadow / "cache" / "export_manifest.json").exists()
+    from tenant_rag.fsutil import atomic_write_text
+
+    atomic_write_text(copy, "changed by a dry-run export")
+    assert page.read_text(encoding="utf-8") == "original"
+
+
+def test_run_lease_serialises_runs_and_recovers_from_dead_ones(tmp_path: Path) -> None:
+    from tenant_rag_airflow.run_lease import LeaseLostError, acquire_lease, check_lease, release_lease
+
+    alive = {"run-a": True}
+    assert acquire_lease(tmp_path, "run-a", alive.get) is None
+    assert acquire_lease(tmp_path, "run-a", alive.get) is None  # a retried export of the same run
+    holder = acquire_lease(tmp_path, "run-b", lambda run_id: alive.get(run_id, False))
+    assert holder is not None and holder["run_id"] == "run-a"
+    with pytest.raises(LeaseLostError):
+        check_lease(tmp_path, "run-b")
+    assert not release_lease(tmp_path, "run-b")
+    alive["run-a"] = False  # its worker died: the next run takes over
+    assert acquire_lease(tmp_path, "run-b", lambda run_id: alive.get(run_id, False)) is None
+    check_lease(tmp_path, "run-b")
+    with pytest.raises(LeaseLostError):
+        check_lease(tmp_path, "run-a")
+    assert release_lease(tmp_path, "run-b") and acquire_lease(tmp_path, "run-c", lambda _: True) is None

@@ -1,0 +1,191 @@
+"""A real Airflow 3 deployment for one test: api-server, scheduler and dag-processor as subprocesses.
+
+All three share one new process group, so a single ``killpg`` stops them and every task process the
+LocalExecutor forked. The metadata database is a fresh database on the embedded Postgres (LocalExecutor runs
+tasks in parallel; SQLite's single writer is not what a deployment uses). The REST API is driven with a JWT from
+the simple auth manager's ``POST /auth/token``, for a user whose password file the test writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[3]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+USER, PASSWORD = "admin", "tenant-rag-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """``postgresql+psycopg://`` for Airflow from the embedded server's socket URL."""
+    parsed = urlparse(libpq_url)
+    host = parse_qs(parsed.query).get("host", [""])[0]
+    user = parsed.username or "postgres"
+    return f"postgresql+psycopg://{user}@/{parsed.path.lstrip('/')}?host={host}"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
+    """Poll ``check`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
+            last_error, result = exc, None
+        if result:
+            return result
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
+
+
+class AirflowStack:
+    def __init__(self, workdir: Path, metadata_url: str, extra_env: Mapping[str, str]) -> None:
+        self.workdir = workdir
+        self.home = workdir / "airflow"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        passwords = self.home / "passwords.json"
+        passwords.write_text(json.dumps({USER: PASSWORD}), encoding="utf-8")
+        self.env = {
+            **os.environ,
+            **extra_env,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(metadata_url),
+            "AIRFLOW__API__BASE_URL": self.base,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__SECRET_KEY": "tenant-rag-test-secret-key",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "tenant-rag-test-jwt-secret",
+            # only runs the test creates (trigger, backfill): no surprise scheduled run for "yesterday"
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(workdir / "logs"),
+            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("include", "plugins", ".")),
+            "TENANT_RAG_PROGRESS_SECONDS": "5",
+            "TENANT_RAG_LEASE_RECHECK_SECONDS": "3",
+        }
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.pgid: int | None = None
+        self._token: str | None = None
+
+    # -- processes ------------------------------------------------------------------------------------------------
+    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=True
+        )
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = (self.workdir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            [AIRFLOW, *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            process_group=0 if self.pgid is None else self.pgid,
+        )
+        if self.pgid is None:
+            self.pgid = proc.pid
+        self.processes.append(proc)
+
+    def start(self) -> None:
+        self.cli("db", "migrate", timeout=300)
+        self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1")
+        self._spawn("scheduler", "scheduler")
+        self._spawn("dag-processor", "dag-processor")
+        wait_for("the API server", lambda: httpx.get(f"{self.base}/api/v2/monitor/health", timeout=5).is_success, 120)
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.pgid is None:
+            return
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and any(p.poll() is None for p in self.processes):
+                time.sleep(0.2)
+            if all(p.poll() is not None for p in self.processes) and not _group_alive(self.pgid):
+                break
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+
+    def group_alive(self) -> bool:
+        return self.pgid is not None and _group_alive(self.pgid)
+
+    def logs(self, tail: int = 60) -> str:
+        parts = []
+        for path in sorted(self.workdir.glob("*.log")):
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]
+            parts.append(f"--- {path.name}\n" + "\n".join(lines))
+        for path in sorted((self.workdir / "logs").rglob("*.log"))[-8:]:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]
+            parts.append(f"--- {path.relative_to(self.workdir)}\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+    # -- REST -----------------------------------------------------------------------------------------------------
+    def token(self) -> str:
+        if self._token is None:
+            response = httpx.post(f"{self.base}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30)
+            response.raise_for_status()
+            self._token = str(response.json()["access_token"])
+        return self._token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        return httpx.request(method, f"{self.base}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        return wait_for(f"DAG {dag_id} to be parsed", lambda: _json_if_ok(self.api("GET", f"/dags/{dag_id}")), timeout)
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
+        def finished() -> str | None:
+            state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+            return state if state in ("success", "failed") else None
+
+        return str(wait_for(f"run {run_id} of {dag_id}", finished, timeout, interval=2))
+
+
+def _json_if_ok(response: httpx.Response) -> dict[str, Any] | None:
+    return response.json() if response.status_code == 200 else None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
