@@ -77,6 +77,8 @@ class _Behaviour:
     delay_s: float = 0.0
     max_batch: int = MAX_BATCH
     rng: random.Random = field(default_factory=random.Random)
+    #: refuse (400) a request whose texts add up to more than this many tokens (~4 characters a token)
+    max_request_tokens: int | None = None
 
 
 class FakeGeminiServer:
@@ -216,6 +218,10 @@ class FakeGeminiServer:
             return _error(400, "'requests' must be a non-empty list")
         if len(items) > behaviour.max_batch:
             return _error(400, f"at most {behaviour.max_batch} requests are allowed in one batch, got {len(items)}")
+        if behaviour.max_request_tokens is not None:
+            tokens = sum(len(text) // 4 + 1 for text in _describe(items)[0])
+            if tokens > behaviour.max_request_tokens:
+                return _error(400, f"request has {tokens} input tokens; the limit is {behaviour.max_request_tokens}")
         status = self._next_status()
         if status != 200:
             return _error(status, f"injected HTTP {status} (fake Gemini server)")

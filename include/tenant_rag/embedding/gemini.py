@@ -2,12 +2,16 @@
 
 ``GoogleGenerativeAIEmbeddings`` builds its google-genai client without a timeout or retry policy (its
 ``HttpOptions`` carry only base URL, API version and headers). We keep the LangChain class for the request shape
-(task types, output dimensionality, its token-aware batching) and swap in a ``google.genai.Client`` whose
+(model name, key handling, query task types) and swap in a ``google.genai.Client`` whose
 ``HttpOptions`` add ``timeout`` (milliseconds) and ``HttpRetryOptions``: exponential backoff with jitter on 408,
 429 and 5xx and on connection errors and timeouts, for ``max_retries`` retries after the first attempt.
 
-Documents are embedded with task type ``RETRIEVAL_DOCUMENT``, queries with ``RETRIEVAL_QUERY``; at most
-``batch_size`` (<= 100) texts go in one ``batchEmbedContents`` request. Vectors are L2-normalised here because the
+Documents are embedded with task type ``RETRIEVAL_DOCUMENT``, queries with ``RETRIEVAL_QUERY``; exactly
+``batch_size`` (<= 100) texts go in one ``batchEmbedContents`` request, sent straight through the client: LangChain's
+own batching guesses tokens as twice the words and punctuation and so splits a batch of 100 ~1,000-character chunks
+into three or four requests. Should the service refuse a batch as too large (HTTP 400 naming tokens or size), it is
+split in half and retried, so the call count stays ceil(n / batch_size) unless the service itself says otherwise.
+Vectors are L2-normalised here because the
 service returns unit vectors only at its full 3,072 dimensions.
 """
 
@@ -88,12 +92,7 @@ class GeminiEmbedder(CallCounter):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return empty_matrix(self.dimensions)
-        parts = [
-            self._request(request_texts)
-            for batch in iter_batches(texts, self.batch_size)
-            for request_texts in _request_batches(batch, self.batch_size)
-        ]
-        return np.vstack(parts)
+        return np.vstack([self._request(list(batch)) for batch in iter_batches(texts, self.batch_size)])
 
     def embed_query(self, text: str) -> np.ndarray:
         try:
@@ -110,10 +109,21 @@ class GeminiEmbedder(CallCounter):
 
     # -- internals -----------------------------------------------------------------------------------------
     def _request(self, texts: list[str]) -> np.ndarray:
+        """One ``batchEmbedContents`` call for ``texts``; halves the batch when the service says it is too large."""
+        from google.genai import errors as genai_errors
+        from google.genai import types as genai_types
+
+        config = genai_types.EmbedContentConfig(task_type=DOCUMENT_TASK, output_dimensionality=self.dimensions)
         try:
-            vectors = self._embeddings.embed_documents(
-                texts, batch_size=len(texts), task_type=DOCUMENT_TASK, output_dimensionality=self.dimensions
+            result = self._embeddings.client.models.embed_content(
+                model=self._embeddings.model, contents=[{"parts": [{"text": text}]} for text in texts], config=config
             )
+            vectors = [list(embedding.values or []) for embedding in result.embeddings or []]
+        except genai_errors.ClientError as exc:
+            if len(texts) > 1 and _too_large(exc):
+                half = len(texts) // 2
+                return np.vstack([self._request(texts[:half]), self._request(texts[half:])])
+            raise self._translate(exc) from exc
         except Exception as exc:
             raise self._translate(exc) from exc
         self._count(len(texts))
@@ -164,12 +174,12 @@ class GeminiEmbedder(CallCounter):
         return self._permanent(f"unexpected failure ({type(cause).__name__}: {cause})")
 
 
-def _request_batches(texts: list[str], batch_size: int) -> list[list[str]]:
-    """The requests LangChain will send for ``texts`` (it also caps estimated tokens per request)."""
-    from langchain_google_genai import GoogleGenerativeAIEmbeddings
-
-    prepare = getattr(GoogleGenerativeAIEmbeddings, "_prepare_batches", None)
-    return prepare(texts, batch_size) if prepare is not None else [texts]
+def _too_large(exc: Exception) -> bool:
+    """A 400 that refuses the request's size (tokens, payload), not its content or key."""
+    message = str(getattr(exc, "message", "") or exc).lower()
+    return getattr(exc, "code", None) in (400, 413) and any(
+        word in message for word in ("token", "too large", "payload", "size", "exceeds")
+    )
 
 
 def _build_langchain_embeddings(

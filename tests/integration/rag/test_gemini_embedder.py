@@ -68,14 +68,25 @@ def test_batch_size_comes_from_the_config(server: FakeGeminiServer) -> None:
     assert embedder.calls == 7
 
 
-def test_long_texts_are_also_capped_by_the_token_estimate(server: FakeGeminiServer) -> None:
-    long_texts = [" ".join(f"word{n}-{k}" for k in range(200)) for n in range(100)]
+def test_long_texts_still_go_one_hundred_per_request(server: FakeGeminiServer) -> None:
+    long_texts = [" ".join(f"word{n}-{k}" for k in range(200)) for n in range(250)]
+    embedder = embedder_for(server)
+    vectors = embedder.embed_documents(long_texts)
+    assert vectors.shape == (250, 768)
+    assert server.texts_per_call == [100, 100, 50]  # ceil(n / 100) calls, not LangChain's token-guess split
+    assert embedder.calls == 3
+
+
+def test_a_batch_refused_as_too_large_is_split_in_half(server: FakeGeminiServer) -> None:
+    long_texts = [f"text {n} " + "x" * 1200 for n in range(100)]  # ~300 tokens each, ~30,000 per batch
+    server.configure(max_request_tokens=16_000)
     embedder = embedder_for(server)
     vectors = embedder.embed_documents(long_texts)
     assert vectors.shape == (100, 768)
-    assert len(server.texts_per_call) > 1
-    assert sum(server.texts_per_call) == 100
-    assert embedder.calls == len(server.texts_per_call)
+    assert server.texts_per_call == [50, 50]
+    assert [r.status for r in server.requests] == [400, 200, 200]
+    reference = embedder_for(server).embed_documents(long_texts[:3])
+    assert np.allclose(vectors[:3], reference)
 
 
 def test_empty_input_makes_no_request(server: FakeGeminiServer) -> None:
