@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 export PYTHONPATH := $(ROOT)/include:$(ROOT)/plugins:$(ROOT)
 export TENANT_RAG_HOME := $(ROOT)
 
-.PHONY: help venv demo test test-fast ui api bench lint typecheck lock clean
+.PHONY: help venv sysdeps demo test test-fast ui api bench lint typecheck lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -25,10 +25,22 @@ $(VENV)/.installed: requirements.txt | $(UV)
 
 venv: $(VENV)/.installed  ## create/refresh the virtualenv from requirements.txt
 
+# Debian packages the full test suite drives for real: Chromium (status page) and Redis (Celery workers).
+SYSDEPS := chromium redis-server
+sysdeps:  ## install chromium + redis-server with apt when missing (root only; otherwise those tests skip)
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null; \
+	  else echo "not root: cannot install$$missing; the tests that need them will be skipped"; fi; \
+	fi
+
 demo: venv  ## the main job: embedded Postgres + local Confluence, two customers through Airflow, a query each
 	$(PY) -m tenant_rag demo
 
-test: venv  ## the whole test suite (real Postgres, real Airflow, real HTTP)
+test: venv sysdeps  ## the whole test suite (real Postgres, real Airflow, real HTTP, Chromium, Redis)
 	$(PY) -m pytest
 
 test-fast: venv  ## tests without the slow Airflow-scheduler / Celery / browser tests

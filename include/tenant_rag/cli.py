@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tenant_rag.api import cli as api_cli
 from tenant_rag.config import ConfluenceExportConfig, CustomerConfig, DirectoryExportConfig, RAGConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.errors import TenantRagError
@@ -104,6 +105,19 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tenant_rag import demo
+
+    demo.run()
+    return 0
+
+
+def cmd_airflow_ui(args: argparse.Namespace) -> int:
+    from tenant_rag import airflow_ui
+
+    return airflow_ui.run(port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tenant_rag", description=__doc__)
     parser.add_argument("--customers-dir", help="folder of customer folders (default: data/customers)")
@@ -138,17 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the embedded PostgreSQL + pgvector server")
     db.add_argument("action", choices=["start", "stop", "url"])
     db.set_defaults(func=cmd_db)
-    _register_optional(sub)
-    return parser
-
-
-def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Commands of modules that other parts of the package provide (API keys, demo)."""
-    try:
-        from tenant_rag.api import cli as api_cli
-    except ImportError:
-        return
+    sub.add_parser(
+        "demo", help="the main job: two sample customers exported, indexed through Airflow, queried"
+    ).set_defaults(func=cmd_demo)
+    ui = sub.add_parser("airflow-ui", help="Airflow api-server + scheduler + dag-processor on the embedded defaults")
+    ui.add_argument("--port", type=int, default=8080)
+    ui.set_defaults(func=cmd_airflow_ui)
     api_cli.register(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Scale-out tests: docker-compose.yaml validation and a customer DAG on CeleryExecutor with two workers."""
