@@ -186,5 +186,9 @@ def test_trigger_with_params_then_backfill_three_intervals(
     assert state.status == "ready" and state.total_indexed_documents == 3 and created in indexed
     docs = CustomerQueryManager(pg_url).query(config, "incident bridge", top_k=1).documents
     assert docs[0].metadata["page_id"] == created
-    assets = stack.api("GET", "/assets", params={"uri_pattern": "tenant-rag://acme"}).json()["assets"]
-    assert [a["uri"] for a in assets] == ["tenant-rag://acme/index"]
+    # the asset behind the alias is registered when its first event is processed: poll, bounded
+    def asset_uris() -> list[str] | None:
+        found = stack.api("GET", "/assets", params={"uri_pattern": "tenant-rag://acme"}).json()["assets"]
+        return [a["uri"] for a in found] or None
+
+    assert wait_for("the customer's index asset", asset_uris, timeout=60, interval=2) == ["tenant-rag://acme/index"]
