@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import psycopg
@@ -125,24 +123,6 @@ def rag_pools() -> Iterator[None]:
     RAGFactory.clear()
     clear_shared_embedders()
     close_pools()
-
-
-@pytest.fixture(scope="module")
-def module_pg_url(pg_server_url: str) -> Iterator[str]:
-    """A database shared by the tests of one module (for read-mostly tests over one built index)."""
-    name = f"rag_mod_{os.getpid()}_{next(_module_counter)}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlparse(pg_server_url)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    try:
-        yield url
-    finally:
-        RAGFactory.clear()
-        close_pools()
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 _module_counter = itertools.count()

@@ -16,7 +16,6 @@ from tenant_rag.store.search import lexical_parents
 from tests.integration.rag.rag_core_support import (
     make_config,
     make_customer,
-    module_pg_url,  # noqa: F401 - fixture
     offline_embedder,
     write_page,
 )
@@ -50,7 +49,7 @@ TOPICS = [
 
 
 @pytest.fixture(scope="module")
-def pg_url(module_pg_url: str) -> str:  # noqa: F811 - the imported fixture
+def pg_url(module_pg_url: str) -> str:
     """Every test of this module reads the same index (built once)."""
     return module_pg_url
 
