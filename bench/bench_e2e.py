@@ -23,25 +23,10 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from bench.common import ROOT, fresh_database, print_machine, ratio, write_result
 from bench.corpora import CorpusExport, available_corpora, export_corpus, generated_export, write_customer
-
-
-def airflow_conn_json(url: str) -> str:
-    parsed = urlparse(url)
-    host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
-    fields = {
-        "conn_type": "postgres",
-        "host": host,
-        "login": parsed.username or "postgres",
-        "password": parsed.password or None,
-        "schema": parsed.path.lstrip("/"),
-        "port": parsed.port,
-    }
-    return json.dumps({k: v for k, v in fields.items() if v})
-
+from tenant_rag.dsn import airflow_conn_json
 
 # --------------------------------------------------------------------------- child process
 

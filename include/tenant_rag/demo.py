@@ -22,6 +22,7 @@ from tenant_rag import embedded_pg
 from tenant_rag.config import CustomerConfig
 from tenant_rag.confluence_server.samples import SAMPLE_QUESTIONS
 from tenant_rag.customers import CustomerManager
+from tenant_rag.dsn import airflow_conn_json
 from tenant_rag.naming import dag_id_for
 from tenant_rag.paths import project_root, run_dir
 
@@ -76,29 +77,13 @@ def airflow_env(demo_dir: Path, customers_dir: Path, database_url: str, base_url
             "PYTHONPATH": os.pathsep.join([str(root / "include"), str(root / "plugins"), str(root)]),
             "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir),
             "TENANT_RAG_DATABASE_URL": database_url,
-            "AIRFLOW_CONN_TENANT_RAG_DB": _airflow_conn_json(database_url),
+            "AIRFLOW_CONN_TENANT_RAG_DB": airflow_conn_json(database_url),
             "AIRFLOW_CONN_CONFLUENCE_DEMO": json.dumps(
                 {"conn_type": "http", "host": base_url, "login": DEMO_USER[0], "password": DEMO_USER[1]}
             ),
         }
     )
     return env
-
-
-def _airflow_conn_json(url: str) -> str:
-    from urllib.parse import parse_qs, urlparse
-
-    parsed = urlparse(url)
-    host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
-    fields = {
-        "conn_type": "postgres",
-        "host": host,
-        "login": parsed.username or "postgres",
-        "password": parsed.password or None,
-        "schema": parsed.path.lstrip("/") or "postgres",
-        "port": parsed.port,
-    }
-    return json.dumps({k: v for k, v in fields.items() if v})
 
 
 def _airflow(env: dict[str, str], *args: str) -> None:

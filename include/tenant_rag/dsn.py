@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import quote, unquote, urlencode, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 from tenant_rag.errors import TenantRagError
 
@@ -68,6 +68,21 @@ def url_from_airflow_env(value: str) -> str:
         schema=parsed.path.lstrip("/") or None,
         port=parsed.port if host and not host.startswith("/") else None,
     )
+
+
+def airflow_conn_json(url: str) -> str:
+    """The ``AIRFLOW_CONN_*`` JSON value (conn_type postgres) for a libpq URL; a socket dir becomes the host."""
+    parsed = urlparse(url)
+    host = parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0]
+    fields = {
+        "conn_type": "postgres",
+        "host": host,
+        "login": parsed.username or "postgres",
+        "password": unquote(parsed.password) if parsed.password else None,
+        "schema": parsed.path.lstrip("/") or "postgres",
+        "port": parsed.port,
+    }
+    return json.dumps({k: v for k, v in fields.items() if v})
 
 
 def resolve_database_url(conn_id: str = "tenant_rag_db", *, start_embedded: bool = True) -> str:
