@@ -35,3 +35,11 @@ def shared_dir() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"../shared is not present at {SHARED}: this test needs its recorded data")
     return SHARED
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's runtime folder (Airflow home, logs) unless TENANT_RAG_KEEP_TEST_RUN is set."""
+    if not os.environ.get("TENANT_RAG_KEEP_TEST_RUN"):
+        import shutil
+
+        shutil.rmtree(_RUN, ignore_errors=True)
