@@ -12,6 +12,8 @@ import atexit
 import logging
 import os
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +32,10 @@ GATEWAY_ROLE = "tenant_rag_query"
 GATEWAY_PASSWORD_ENV = "TENANT_RAG_QUERY_PASSWORD"
 QUERY_URL_ENV = "TENANT_RAG_QUERY_DATABASE_URL"
 POOL_MAX_ENV = "TENANT_RAG_POOL_MAX_SIZE"
+BUILD_MEMORY_ENV = "TENANT_RAG_INDEX_BUILD_MEMORY"
+BUILD_WORKERS_ENV = "TENANT_RAG_INDEX_BUILD_WORKERS"
+DEFAULT_BUILD_MEMORY = "1GB"
+DEFAULT_BUILD_WORKERS = 2
 
 _pools: dict[tuple[str, str], ConnectionPool[Any]] = {}
 _lock = threading.Lock()
@@ -70,6 +76,26 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
         log.debug("the vector extension is not installed yet on %s", redact(conn.info.dsn))
 
 
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+RECENTLY_USED_S = 2.0
+
+
+def _mark_returned(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``reset`` callback: the connection just came back in a clean idle state."""
+    _returned_at[conn] = time.monotonic()
+
+
+def _check(conn: psycopg.Connection[Any]) -> None:
+    """Pool ``check`` callback: probe the server only for a connection idle for more than ``RECENTLY_USED_S``.
+
+    A connection returned to the pool (idle, healthy) a moment ago needs no extra round trip on the query path; one
+    that sat idle longer (the server may have restarted or closed it) is probed as before.
+    """
+    if time.monotonic() - _returned_at.get(conn, float("-inf")) < RECENTLY_USED_S:
+        return
+    ConnectionPool.check_connection(conn)
+
+
 def _pool_max() -> int:
     try:
         return max(1, int(os.environ.get(POOL_MAX_ENV, "4")))
@@ -98,7 +124,8 @@ def _get_pool(url: str, kind: str) -> ConnectionPool[Any]:
             max_size=_pool_max(),
             kwargs={"autocommit": True},
             configure=_configure,
-            check=ConnectionPool.check_connection,
+            check=_check,
+            reset=_mark_returned,
             max_idle=60.0,
             timeout=15.0,
             name=f"tenant_rag-{kind}",
@@ -179,6 +206,25 @@ def close_pools(database_url: str | None = None) -> None:
 def set_local(conn: psycopg.Connection[Any], name: str, value: str | int) -> None:
     """``SET LOCAL name = value`` with the value bound as a parameter (``set_config(..., true)``)."""
     conn.execute("SELECT set_config(%s, %s, true)", (name, str(value)))
+
+
+def bulk_build_settings(conn: psycopg.Connection[Any]) -> None:
+    """For the rest of the current transaction: memory and parallel workers for building indexes in bulk.
+
+    HNSW builds in memory only while the graph fits ``maintenance_work_mem`` (the server default, 64 MB, makes a
+    100k x 384 graph spill and the build crawl); GIN and btree builds sort in it. ``TENANT_RAG_INDEX_BUILD_MEMORY``
+    (default 1GB) and ``TENANT_RAG_INDEX_BUILD_WORKERS`` (default 2; capped by the server's max_parallel_workers)
+    override. One round trip.
+    """
+    memory = os.environ.get(BUILD_MEMORY_ENV, DEFAULT_BUILD_MEMORY)
+    try:
+        workers = max(0, int(os.environ.get(BUILD_WORKERS_ENV, str(DEFAULT_BUILD_WORKERS))))
+    except ValueError:
+        workers = DEFAULT_BUILD_WORKERS
+    conn.execute(
+        "SELECT set_config('maintenance_work_mem', %s, true), set_config('max_parallel_maintenance_workers', %s, true)",
+        (memory, str(workers)),
+    )
 
 
 def set_local_role(conn: psycopg.Connection[Any], role: str) -> None:

@@ -20,7 +20,7 @@ from tenant_rag.embedding.factory import embedding_model_id
 from tenant_rag.store.schema import (
     StoreNames,
     create_generation_tables,
-    create_vector_index,
+    create_search_indexes,
     drop_generation_tables,
     grant_reader,
     schema_exists,
@@ -158,12 +158,12 @@ def register_target(conn: psycopg.Connection[Any], names: StoreNames, target: Ta
 
 
 def activate(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> int | None:
-    """Build the HNSW index, then switch: ``generation`` becomes active and the previous one is dropped.
+    """Build the generation's indexes (btree, GIN, HNSW: in bulk, once), then switch: ``generation`` becomes active
+    and the previous one is dropped.
 
     Returns the number of the generation that was replaced (None when there was none).
     """
-    with conn.transaction():
-        create_vector_index(conn, names, generation)
+    create_search_indexes(conn, names, generation)
     with conn.transaction():
         lock_store(conn, names)
         row = conn.execute(

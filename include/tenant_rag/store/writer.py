@@ -1,21 +1,24 @@
-"""Atomic page replacement: binary COPY into temporary staging tables, then one swap per batch of pages.
+"""Atomic page replacement: one transaction per batch of pages deletes their old rows and binary-COPYs the new ones.
 
-Within ONE transaction the batch's rows are copied (binary, types set explicitly, vectors through pgvector's
-dumper) into ``ON COMMIT DROP`` temporary tables, the pages' old documents/parents/chunks are deleted and the staged
-rows inserted. A crash anywhere rolls the whole transaction back: readers see each page either old or new, never a
-mix, and never twice.
+Within ONE transaction the pages' old documents/parents/chunks are deleted and the new rows copied (binary, types
+set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables.
+A crash anywhere rolls the whole transaction back: readers see each page either old or new, never a mix, and never
+twice. Staging tables are not needed for that: MVCC hides the uncommitted rows from every other session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from tenant_rag.db import ensure_vector_types
 from tenant_rag.store.generations import lock_store
@@ -108,81 +111,118 @@ class PageRows:
     chunks: list[ChunkRow]
 
 
-def _copy(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Any]) -> None:
-    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table), names)
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types([pg_type for _, pg_type in columns])
-        for row in rows:
-            copy.write_row(astuple(row) if not isinstance(row, ChunkRow) else _chunk_tuple(row))
+class _EncodedVector(bytes):
+    """A vector already in pgvector's binary wire format (dimension, unused, big-endian float4 values)."""
 
 
-def _chunk_tuple(row: ChunkRow) -> tuple[Any, ...]:
-    return (
-        row.chunk_id,
-        row.parent_id,
-        row.page_id,
-        row.space_key,
-        row.ordinal,
-        row.text,
-        row.context,
-        row.text_hash,
-        row.model_id,
-        row.embedding,
-    )
+class _EncodedVectorDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: Any) -> Buffer | None:
+        return obj
 
 
-def _stage(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, kind: str, columns: Sequence[tuple[str, str]]
-) -> str:
-    temp = f"_stage_{kind}"
-    column_list = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    conn.execute(
-        sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            sql.Identifier(temp), column_list, names.gen_table(generation, kind)
-        )
-    )
-    return temp
+def _encode_vectors(vectors: Sequence[np.ndarray]) -> list[_EncodedVector]:
+    """pgvector's binary format for many vectors at once (numpy, no per-row Python packing)."""
+    if not vectors:
+        return []
+    try:
+        matrix = np.stack([np.asarray(v, dtype=np.float32) for v in vectors])
+    except ValueError:  # vectors of different lengths: encode one by one, the server reports the bad one
+        return [encoded for v in vectors for encoded in _encode_vectors([v])]
+    count, dims = matrix.shape
+    header = np.array([dims, 0], dtype=">u2").tobytes()
+    body = matrix.astype(">f4", copy=False).view(np.uint8).reshape(count, 4 * dims)
+    return [_EncodedVector(header + row.tobytes()) for row in body]
 
 
-def _move(
+def _copy(
     conn: psycopg.Connection[Any],
-    names: StoreNames,
-    generation: int,
-    kind: str,
-    temp: str,
+    table: sql.Composable,
     columns: Sequence[tuple[str, str]],
+    rows: Iterable[Sequence[Any]],
 ) -> None:
-    column_list = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    conn.execute(
-        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            names.gen_table(generation, kind), column_list, column_list, sql.Identifier(temp)
+    names = sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(table, names)
+    with conn.cursor() as cursor:
+        if any(pg_type == "vector" for _, pg_type in columns):
+            vector_oid = conn.adapters.types["vector"].oid
+            dumper = type("_VectorDumper", (_EncodedVectorDumper,), {"oid": vector_oid})
+            cursor.adapters.register_dumper(_EncodedVector, dumper)
+        with cursor.copy(statement) as copy:
+            copy.set_types([pg_type for _, pg_type in columns])
+            for row in rows:
+                copy.write_row(row)
+
+
+def _document_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
+    for page in pages:
+        d = page.document
+        yield (
+            d.page_id,
+            d.space_key,
+            d.title,
+            d.url,
+            d.rel_path,
+            d.version,
+            d.content_hash,
+            d.meta_hash,
+            d.breadcrumbs,
+            d.labels,
+            d.last_modified,
+            d.parent_page_id,
+            d.parents,
+            d.chunks,
         )
-    )
+
+
+def _parent_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
+    for page in pages:
+        for p in page.parents:
+            yield (p.parent_id, p.page_id, p.ordinal, p.text, p.heading_path)
+
+
+def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
+    chunks = [c for page in pages for c in page.chunks]
+    vectors = _encode_vectors([c.embedding for c in chunks])
+    for c, vector in zip(chunks, vectors, strict=True):
+        yield (
+            c.chunk_id,
+            c.parent_id,
+            c.page_id,
+            c.space_key,
+            c.ordinal,
+            c.text,
+            c.context,
+            c.text_hash,
+            c.model_id,
+            vector,
+        )
+
+
+def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str]) -> int:
+    """Delete what the generation holds for ``page_ids`` (parents and chunks cascade); returns how many pages."""
+    return conn.execute(
+        sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, "documents")),
+        (page_ids,),
+    ).rowcount
 
 
 def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, pages: Sequence[PageRows]) -> None:
-    """Replace ``pages`` (their old rows, if any, and the new ones) in one transaction."""
+    """Replace ``pages`` (their old rows, if any, and the new ones) in one transaction.
+
+    The old rows are deleted and the new ones copied (binary COPY) straight into the generation's tables inside
+    that transaction: until it commits readers see the old version, afterwards the new one, never a mix.
+    """
     if not pages:
         return
     ensure_vector_types(conn)
     with conn.transaction():
-        staged = {
-            "documents": (_stage(conn, names, generation, "documents", DOCUMENT_COLUMNS), DOCUMENT_COLUMNS),
-            "parents": (_stage(conn, names, generation, "parents", PARENT_COLUMNS), PARENT_COLUMNS),
-            "chunks": (_stage(conn, names, generation, "chunks", CHUNK_COLUMNS), CHUNK_COLUMNS),
-        }
-        _copy(conn, staged["documents"][0], DOCUMENT_COLUMNS, [page.document for page in pages])
-        _copy(conn, staged["parents"][0], PARENT_COLUMNS, [row for page in pages for row in page.parents])
-        _copy(conn, staged["chunks"][0], CHUNK_COLUMNS, [row for page in pages for row in page.chunks])
         lock_store(conn, names)
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, "documents")),
-            ([page.document.page_id for page in pages],),
-        )
-        for kind in ("documents", "parents", "chunks"):
-            temp, columns = staged[kind]
-            _move(conn, names, generation, kind, temp, columns)
+        _delete_existing(conn, names, generation, [page.document.page_id for page in pages])
+        _copy(conn, names.gen_table(generation, "documents"), DOCUMENT_COLUMNS, _document_rows(pages))
+        _copy(conn, names.gen_table(generation, "parents"), PARENT_COLUMNS, _parent_rows(pages))
+        _copy(conn, names.gen_table(generation, "chunks"), CHUNK_COLUMNS, _chunk_rows(pages))
 
 
 def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: Sequence[str]) -> int:
@@ -191,11 +231,7 @@ def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: i
         return 0
     with conn.transaction():
         lock_store(conn, names)
-        cursor = conn.execute(
-            sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, "documents")),
-            (list(page_ids),),
-        )
-        return cursor.rowcount
+        return _delete_existing(conn, names, generation, list(page_ids))
 
 
 def analyze_generation(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:

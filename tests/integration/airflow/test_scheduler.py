@@ -186,6 +186,7 @@ def test_trigger_with_params_then_backfill_three_intervals(
     assert state.status == "ready" and state.total_indexed_documents == 3 and created in indexed
     docs = CustomerQueryManager(pg_url).query(config, "incident bridge", top_k=1).documents
     assert docs[0].metadata["page_id"] == created
+
     # the asset behind the alias is registered when its first event is processed: poll, bounded
     def asset_uris() -> list[str] | None:
         found = stack.api("GET", "/assets", params={"uri_pattern": "tenant-rag://acme"}).json()["assets"]
