@@ -45,18 +45,17 @@ def _questions(export_dir: Path, count: int = 300, seed: int = 11) -> list[str]:
     return [rng.choice(forms).format(rng.choice(titles).lower()) for _ in range(count)]
 
 
-def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tenant_rag.api"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def _start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    # the server's log goes to a file: an unread pipe would fill up and stall the server under load
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tenant_rag.api"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"API server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(f"API server exited: {log_path.read_text(errors='replace')[-4000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return process
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "TENANT_RAG_API_ADMIN_KEY_FILE": str(admin_file),
             "TENANT_RAG_API_PORT": str(port),
         }
-        server = _start_server(env, port)
+        server = _start_server(env, port, base / "api-server.log")
         questions = _questions(export.export_dir)
         try:
             base_url = f"http://127.0.0.1:{port}"

@@ -81,4 +81,7 @@ def serve(settings: ApiSettings | None = None, *, host: str | None = None, port:
         port=port if port is not None else settings.port,
         log_level="info",
         proxy_headers=False,
+        # longer than a load balancer's idle timeout is not needed, but uvicorn's 5 s default lets a client
+        # reuse a connection the server is closing at that instant (an empty ReadError under load)
+        timeout_keep_alive=30,
     )
