@@ -9,6 +9,8 @@ connected as the gateway role ``tenant_rag_query`` that owns no privileges of it
 from __future__ import annotations
 
 import atexit
+import hashlib
+import hmac
 import logging
 import os
 import threading
@@ -32,6 +34,9 @@ GATEWAY_ROLE = "tenant_rag_query"
 GATEWAY_PASSWORD_ENV = "TENANT_RAG_QUERY_PASSWORD"
 QUERY_URL_ENV = "TENANT_RAG_QUERY_DATABASE_URL"
 POOL_MAX_ENV = "TENANT_RAG_POOL_MAX_SIZE"
+#: secret from which each tenant role's login password is derived (HMAC); unset on a trust/peer socket
+TENANT_SECRET_ENV = "TENANT_RAG_TENANT_ROLE_SECRET"
+MAX_TENANT_POOLS_ENV = "TENANT_RAG_MAX_TENANT_POOLS"
 BUILD_MEMORY_ENV = "TENANT_RAG_INDEX_BUILD_MEMORY"
 BUILD_WORKERS_ENV = "TENANT_RAG_INDEX_BUILD_WORKERS"
 DEFAULT_BUILD_MEMORY = "1GB"
@@ -67,6 +72,51 @@ def gateway_url(admin_url: str) -> str:
     auth = GATEWAY_ROLE + (f":{quote(password, safe='')}" if password else "")
     host = parsed.netloc.rsplit("@", 1)[-1]
     return urlunparse(parsed._replace(netloc=f"{auth}@{host}"))
+
+
+def tenant_password(role: str) -> str | None:
+    """The login password of a tenant role: HMAC-SHA256 of the role under ``TENANT_RAG_TENANT_ROLE_SECRET``."""
+    secret = os.environ.get(TENANT_SECRET_ENV)
+    if not secret:
+        return None
+    return hmac.new(secret.encode(), role.encode(), hashlib.sha256).hexdigest()
+
+
+def tenant_url(admin_url: str, role: str) -> str:
+    """The admin URL logged in as the customer's own reader role (its session user is that role)."""
+    parsed = urlparse(admin_url)
+    password = tenant_password(role)
+    auth = quote(role, safe="") + (f":{quote(password, safe='')}" if password else "")
+    host = parsed.netloc.rsplit("@", 1)[-1]
+    return urlunparse(parsed._replace(netloc=f"{auth}@{host}"))
+
+
+def tenant_pool(database_url: str, role: str) -> ConnectionPool[Any]:
+    """A small pool logged in as ``role`` itself, so SQL on it can never reach another customer's store.
+
+    Because the session user is the tenant role, even ``RESET ROLE`` or ``SET ROLE other`` inside a session cannot
+    leave it. Pools are kept for the most recently used ``TENANT_RAG_MAX_TENANT_POOLS`` (default 64) tenants; each
+    opens connections on demand (min 0) and closes idle ones after a minute.
+    """
+    url = tenant_url(database_url, role)
+    pool = _get_pool(url, "tenant")
+    with _lock:
+        _tenant_lru.pop(url, None)
+        _tenant_lru[url] = None
+        limit = max(1, int(os.environ.get(MAX_TENANT_POOLS_ENV, "64")))
+        evicted = []
+        while len(_tenant_lru) > limit:
+            old_url = next(iter(_tenant_lru))
+            del _tenant_lru[old_url]
+            old = _pools.pop((old_url, "tenant"), None)
+            if old is not None:
+                evicted.append(old)
+    for old in evicted:
+        old.close(timeout=5)
+    return pool
+
+
+_tenant_lru: dict[str, None] = {}
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -129,29 +129,25 @@ def print_state(manager: CustomerManager, customer_id: str) -> None:
 
 
 def show_database_isolation(configs: list[CustomerConfig], database_url: str) -> None:
-    """Run SQL on the query path's connection against the other customer's store: the database refuses."""
+    """On a query-path session (logged in as acme's own role) try to reach globex: the database refuses."""
     import psycopg
     from psycopg import sql
 
-    from tenant_rag.db import gateway_url
+    from tenant_rag.db import tenant_url
     from tenant_rag.store.schema import store_names
 
     acme, globex = (store_names(c) for c in configs)
-    attempts = [
-        ("the gateway role itself (no tenant role set)", None, globex.meta),
-        (f"acme's tenant role {acme.role}", acme.role, globex.meta),
-        (f"globex's tenant role {globex.role}", globex.role, acme.meta),
-    ]
-    with psycopg.connect(gateway_url(database_url), autocommit=True) as conn:
-        for who, role, table in attempts:
-            statement = sql.SQL("SELECT count(*) FROM {}").format(table)
+    with psycopg.connect(tenant_url(database_url, acme.role), autocommit=True) as conn:
+        (who,) = conn.execute("SELECT session_user").fetchone() or ("?",)
+        print(f"  query-path session of acme logs in as {who}")
+        for statement in (
+            sql.SQL("SELECT count(*) FROM {}").format(globex.meta),
+            sql.SQL("SET ROLE {}").format(sql.Identifier(globex.role)),
+        ):
             try:
-                with conn.transaction():
-                    if role:
-                        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-                    conn.execute(statement)
+                conn.execute(statement)
             except psycopg.errors.InsufficientPrivilege as exc:
-                print(f"  as {who}: {statement.as_string(conn)}\n    -> refused: {exc.diag.message_primary}")
+                print(f"  {statement.as_string(conn)}\n    -> refused: {exc.diag.message_primary}")
             else:
                 raise SystemExit(f"isolation broken: {statement.as_string(conn)} succeeded as {who}")
 

@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig, RAGConfig
-from tenant_rag.db import ensure_vector_types, query_pool, set_local, set_local_role
+from tenant_rag.db import DatabaseError, ensure_vector_types, set_local, set_local_role, tenant_pool
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.store.generations import Generation, Signature
@@ -138,7 +138,7 @@ class CustomerQueryManager:
     def active_generation(self, config: CustomerConfig) -> Generation | None:
         names = store_names(config)
         try:
-            with query_pool(self.database_url).connection() as conn, conn.transaction():
+            with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
                 set_local_role(conn, names.role)
                 row = conn.execute(
                     sql.SQL(
@@ -148,7 +148,7 @@ class CustomerQueryManager:
                 ).fetchone()
         except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.UndefinedObject):
             return None
-        except pg_errors.InvalidParameterValue as exc:  # SET ROLE: the tenant role does not exist (yet)
+        except (pg_errors.InvalidParameterValue, DatabaseError) as exc:  # the tenant role does not exist (yet)
             if "does not exist" in str(exc):
                 return None
             raise QueryError(f"customer {config.customer_id!r}: cannot read the index metadata: {exc}") from exc
@@ -209,7 +209,7 @@ class CustomerQueryManager:
     ) -> list[Document]:
         number, tsconfig = generation.number, generation.signature.text_search_config
         try:
-            with query_pool(self.database_url).connection() as conn, conn.transaction():
+            with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
                 ensure_vector_types(conn)
                 set_local_role(conn, names.role)
                 if mode == "vector":
@@ -241,7 +241,7 @@ class CustomerQueryManager:
             raise ValueError(f"customer {config.customer_id!r}: limit must be an integer from 1 to 10000")
         names = store_names(config)
         try:
-            with query_pool(self.database_url).connection() as conn, conn.transaction():
+            with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
                 set_local_role(conn, names.role)
                 rows = conn.execute(
                     sql.SQL(
@@ -252,6 +252,10 @@ class CustomerQueryManager:
                 ).fetchall()
         except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.InvalidParameterValue):
             return []
+        except DatabaseError as exc:  # the tenant role (and with it the store) does not exist
+            if "does not exist" in str(exc):
+                return []
+            raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
         except psycopg.Error as exc:
             raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
         keys = ("id", "asked_at", "question", "mode", "top_k", "latency_ms", "generation", "page_ids")

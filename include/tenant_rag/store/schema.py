@@ -21,7 +21,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import GATEWAY_PASSWORD_ENV, GATEWAY_ROLE, bulk_build_settings
+from tenant_rag.db import GATEWAY_PASSWORD_ENV, GATEWAY_ROLE, bulk_build_settings, tenant_password
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
 
@@ -97,7 +97,13 @@ def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     schema = sql.Identifier(names.schema)
     role = sql.Identifier(names.role)
     ensure_gateway_role(conn)
-    _create_role(conn, names.role, sql.SQL("NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    _create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    # the query path logs in as this role itself (a role created by an older version was NOLOGIN)
+    password = tenant_password(names.role)
+    login = sql.SQL("ALTER ROLE {} LOGIN").format(role)
+    if password:
+        login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+    conn.execute(login)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))

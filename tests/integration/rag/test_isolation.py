@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import GATEWAY_ROLE, gateway_url, query_pool, set_local_role
+from tenant_rag.db import GATEWAY_ROLE, gateway_url, query_pool, set_local_role, tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
@@ -182,8 +182,26 @@ def test_tenant_roles_are_not_members_of_each_other(two_customers, pg_url: str) 
         ).fetchall()
         login = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (kafka.names.role,)).fetchone()
     assert {member for _, member in rows} == {GATEWAY_ROLE}
-    assert login == (False,)
+    assert login == (True,)  # the query path logs in as the tenant role itself
     assert kafka.names.role == tenant_role_name(kafka.config.collection_name)
+
+
+def test_the_query_path_session_is_the_tenant_role_and_cannot_leave_it(two_customers, pg_url: str) -> None:
+    """Even arbitrary SQL on a query-path connection (say, an injection bug) stays inside its own store."""
+    kafka, garden = two_customers
+    with tenant_pool(pg_url, kafka.names.role).connection() as conn:
+        assert conn.execute("SELECT session_user, current_user").fetchone() == (kafka.names.role, kafka.names.role)
+        for escape in (
+            sql.SQL("SET ROLE {}").format(sql.Identifier(garden.names.role)),
+            sql.SQL("SET ROLE {}").format(sql.Identifier(GATEWAY_ROLE)),
+            sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(garden.names.role)),
+        ):
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                conn.execute(escape)
+        conn.execute("RESET ROLE")
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(garden.names.meta))
+        assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(kafka.names.meta)).fetchone() == (1,)
 
 
 def test_cleanup_index_drops_only_that_customer(two_customers, pg_url: str) -> None:
