@@ -26,6 +26,7 @@ from tenant_rag.config import CONFIG_FILE, CustomerConfig, load_customer_config
 from tenant_rag.paths import customers_dir as default_customers_dir
 from tenant_rag_airflow.constants import ERROR_XCOM_KEY, STATS_XCOM_KEY
 from tenant_rag_airflow.params import RunRequest, run_request
+from tenant_rag_airflow.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -146,6 +147,18 @@ class TenantRagStageOperator(BaseOperator):
             dry_run=request.dry_run,
             space_keys=list(request.space_keys) or None,
             force_delete=request.force_delete,
+        )
+
+    def progress_reporter(self, *, unit: str = "pages", total: int = 0, write_state: bool = True) -> ProgressReporter:
+        """Progress lines at a steady cadence and (unless ``write_state`` is off) StageProgress in state.json."""
+        return ProgressReporter(
+            stage=self.stage,
+            unit=unit,
+            log=self.log,
+            customer_dir=self.customer_dir,
+            customer_id=self.customer_id,
+            total=total,
+            write_state=write_state,
         )
 
     def staging(self, context: Context) -> Any:

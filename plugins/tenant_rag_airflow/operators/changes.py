@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from tenant_rag_airflow.constants import MAX_EMBED_TASKS, TASK_DETECT, TASK_EXPORT
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,12 +49,9 @@ class DetectChangesOperator(TenantRagStageOperator):
         export = self.upstream_stats(context, self.export_task_id)
         request = self.run_request(context, available=export.get("spaces"))
         staging = self.staging(context)
-        with ProgressReporter(  # no page counter inside detection: the heartbeat shows it is alive
-            stage=self.stage,
+        # no page counter inside detection: the heartbeat shows it is alive
+        with self.progress_reporter(
             unit="pages",
-            log=self.log,
-            customer_dir=self.customer_dir,
-            customer_id=self.customer_id,
             total=int(export.get("pages_listed") or export.get("pages") or 0),
             write_state=not request.dry_run,
         ) as progress:
@@ -111,14 +107,8 @@ class ChunkOperator(TenantRagStageOperator):
         detect = self.upstream_stats(context, self.detect_task_id)
         request = self.run_request(context, available=export.get("spaces"))
         to_chunk = int(detect.get("new", 0)) + int(detect.get("changed", 0))
-        with ProgressReporter(
-            stage=self.stage,
-            unit="pages",
-            log=self.log,
-            customer_dir=self.customer_dir,
-            customer_id=self.customer_id,
-            total=0 if request.dry_run else to_chunk,
-            write_state=not request.dry_run,
+        with self.progress_reporter(
+            unit="pages", total=0 if request.dry_run else to_chunk, write_state=not request.dry_run
         ) as progress:
             stats = chunk_changes(
                 self.config,

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from tenant_rag_airflow.constants import TASK_CHUNK
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,14 +78,7 @@ class EmbedBatchesOperator(TenantRagStageOperator):
         embedder = self.build_embedder()
         totals: dict[str, Any] = dict.fromkeys(SUMMED, 0)
         skipped = 0
-        with ProgressReporter(
-            stage=self.stage,
-            unit="batches (all embed tasks)",
-            log=self.log,
-            customer_dir=self.customer_dir,
-            customer_id=self.customer_id,
-            total=total,
-        ) as progress:
+        with self.progress_reporter(unit="batches (all embed tasks)", total=total) as progress:
             progress(sum(1 for _ in markers.iterdir()), total)
             for index in indexes:
                 result = embed_batch(self.config, staging, index, embedder)

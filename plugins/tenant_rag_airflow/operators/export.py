@@ -21,7 +21,6 @@ from tenant_rag.errors import ConfigError
 from tenant_rag.state import load_state
 from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.progress import ProgressReporter
 from tenant_rag_airflow.run_lease import acquire_lease
 from tenant_rag_airflow.windows import last_export_as_of, plan_export
 
@@ -135,14 +134,7 @@ class ExportOperator(TenantRagStageOperator):
             self.log.info("dry run: exporting into the scratch copy %s", target)
         started = datetime.now(UTC)
         hook = self.confluence_hook
-        with ProgressReporter(
-            stage=self.stage,
-            unit="pages",
-            log=self.log,
-            customer_dir=self.customer_dir,
-            customer_id=self.customer_id,
-            write_state=not request.dry_run,
-        ) as progress:
+        with self.progress_reporter(unit="pages", write_state=not request.dry_run) as progress:
             result = export_customer(
                 self.config,
                 target,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.progress import ProgressReporter
 from tenant_rag_airflow.run_lease import check_lease
 
 if TYPE_CHECKING:
@@ -28,14 +27,7 @@ class UpsertOperator(TenantRagStageOperator):
 
         request = self.run_request(context)
         check_lease(self.customer_dir, context["run_id"])
-        with ProgressReporter(
-            stage=self.stage,
-            unit="pages",
-            log=self.log,
-            customer_dir=self.customer_dir,
-            customer_id=self.customer_id,
-            write_state=not request.dry_run,
-        ) as progress:
+        with self.progress_reporter(unit="pages", write_state=not request.dry_run) as progress:
             stats = upsert_changes(
                 self.config,
                 self.customer_dir,
