@@ -5,7 +5,7 @@
 Each benchmark runs in a child process of its own (clean memory, its own peak RSS), in the issue's order; one that
 fails is reported and the others still run (exit status 1 at the end). Every benchmark writes
 ``bench/results/<name>.json`` and ``<name>.md``; this script prints the machine, stitches the Markdown tables into
-RESULTS.md and, only when matplotlib is already installed, draws PNG plots (otherwise they are skipped).
+RESULTS.md and draws PNG plots (matplotlib, a bench-only package like langchain-postgres).
 
 Sizes: the full run uses the issue's sizes (the query benchmark alone then needs about two hours on 2 cores);
 ``--quick`` scales the big ones down (upsert 20k rows, query 100 x 2,000 chunks, the smallest corpus for the
@@ -46,7 +46,7 @@ def ensure_bench_extra() -> None:
     import shutil
 
     add_bench_extra_to_path()
-    if importlib.util.find_spec("langchain_postgres") is not None:
+    if all(importlib.util.find_spec(name) is not None for name in ("langchain_postgres", "matplotlib")):
         return
     uv = shutil.which("uv") or str(ROOT / ".run" / "bootstrap" / "bin" / "uv")
     cmd = [uv, "pip", "install", "--python", sys.executable, "--target", str(BENCH_EXTRA), "--no-deps"]
@@ -55,7 +55,7 @@ def ensure_bench_extra() -> None:
     try:
         subprocess.run(cmd, check=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as exc:
-        print(f"could not install them ({exc}); the upsert benchmark will skip langchain-postgres", flush=True)
+        print(f"could not install them ({exc}); langchain-postgres and the plots will be skipped", flush=True)
 
 
 def _supports_quick(path: Path) -> bool:
@@ -108,39 +108,87 @@ def write_summary(outcomes: list[dict[str, Any]], quick: bool) -> Path:
     return target
 
 
+def _load(name: str) -> dict[str, Any] | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def draw_plots() -> list[Path]:
-    """PNG plots from the JSON results, only if matplotlib is already installed (it is not a dependency)."""
+    """PNG plots from the JSON results (matplotlib from .run/bench-extra; skipped with a message when missing)."""
+    add_bench_extra_to_path()
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib is not installed: plots skipped", flush=True)
+        print("matplotlib is not installed (bench/requirements-bench.txt): plots skipped", flush=True)
         return []
-    written = []
-    upsert = RESULTS_DIR / "upsert.json"
-    if upsert.exists():
-        rates = json.loads(upsert.read_text())["figures"]["rows_per_s"]
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.barh(list(rates), list(rates.values()))
-        ax.set_xlabel("rows/s")
-        ax.set_title("Upsert throughput")
-        fig.tight_layout()
-        fig.savefig(RESULTS_DIR / "upsert.png")
-        written.append(RESULTS_DIR / "upsert.png")
-    query = RESULTS_DIR / "query.json"
-    if query.exists():
-        figures = json.loads(query.read_text())["figures"]
-        labels = ["before growth", "after growth"]
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.bar([f"{x} p50" for x in labels], [figures[k]["latency"]["p50_ms"] for k in ("before", "after")])
-        ax.bar([f"{x} p95" for x in labels], [figures[k]["latency"]["p95_ms"] for k in ("before", "after")])
-        ax.set_ylabel("ms")
-        ax.set_title("Customer A query latency")
-        fig.tight_layout()
-        fig.savefig(RESULTS_DIR / "query.png")
-        written.append(RESULTS_DIR / "query.png")
+    written: list[Path] = []
+
+    def save(fig: Any, name: str, result: dict[str, Any]) -> None:
+        fig.text(0.01, 0.01, machine_line(result.get("machine")), fontsize=6, color="grey")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        fig.savefig(RESULTS_DIR / f"{name}.png", dpi=110)
+        plt.close(fig)
+        written.append(RESULTS_DIR / f"{name}.png")
+
+    upsert = _load("upsert")
+    if upsert:
+        rates = upsert["figures"]["rows_per_s"]
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.barh(list(rates), list(rates.values()), color="#3b6ea5")
+        for y, value in enumerate(rates.values()):
+            ax.text(value, y, f" {value:,.0f}", va="center", fontsize=8)
+        ax.set_xlabel("rows/s (higher is better)")
+        ax.set_title(f"Benchmark 1: upsert of {upsert['figures']['rows']:,} x {upsert['figures']['dim']} vectors")
+        save(fig, "upsert", upsert)
+    query = _load("query")
+    if query and "latencies_ms" in query["figures"]["before"]:
+        figures = query["figures"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        curves = [("others at 1x", figures["before"])]
+        curves += [(f"others at {figures['grow_factor']}x", figures["after"])]
+        for label, result in curves:
+            values = sorted(result["latencies_ms"])
+            ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=label)
+        ax.axvline(figures["before"]["floor"]["p50_ms"], color="grey", linestyle=":", label="numpy exact floor p50")
+        ax.set_xlabel("customer A, top-10 query latency (ms)")
+        ax.set_ylabel("share of queries")
+        ax.set_title(f"Benchmark 3: {figures['customers']} customers x {figures['chunks_per_customer']:,} chunks")
+        ax.legend(fontsize=8)
+        save(fig, "query", query)
+    e2e = _load("e2e")
+    if e2e:
+        runs = e2e["figures"]["runs"]
+        stages = ["export", "detect_changes", "chunk", "embed", "upsert", "record_state"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        width = 0.8 / max(1, len(runs))
+        for n, run in enumerate(runs):
+            by_task = run["peak_rss_by_task_mb"]
+            peaks = [max((v for k, v in by_task.items() if k.split("[")[0] == s), default=0) for s in stages]
+            ax.bar([x + n * width for x in range(len(stages))], peaks, width, label=run["label"])
+        ax.set_xticks([x + width * (len(runs) - 1) / 2 for x in range(len(stages))], stages, fontsize=8)
+        ax.set_ylabel("peak RSS (MB)")
+        ax.set_title("Benchmark 5: peak memory per task through dag.test()")
+        ax.legend(fontsize=7)
+        save(fig, "e2e", e2e)
+    incremental = _load("incremental")
+    if incremental:
+        corpora = incremental["figures"]["corpora"]
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        kinds = [("full build", "full_s"), ("unchanged re-run", "unchanged_s"), ("1% edited", "edit_s")]
+        width = 0.8 / len(kinds)
+        for n, (label, key) in enumerate(kinds):
+            ax.bar([x + n * width for x in range(len(corpora))], [c[key] for c in corpora], width, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks([x + width for x in range(len(corpora))], [c["corpus"] for c in corpora], fontsize=8)
+        ax.set_ylabel("seconds (log scale)")
+        ax.set_title("Benchmark 2: incremental re-index")
+        ax.legend(fontsize=8)
+        save(fig, "incremental", incremental)
+    for path in written:
+        print(f"plot: {path.relative_to(ROOT)}", flush=True)
     return written
 
 
@@ -154,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = ROOT / ".run" / "bench-logs"  # full logs stay out of the repository
     log_dir.mkdir(parents=True, exist_ok=True)
     wanted = set(args.only.split(",")) if args.only else None
-    if wanted is None or "upsert" in wanted:
-        ensure_bench_extra()
+    ensure_bench_extra()
     outcomes = [
         run_one(module, args.quick, log_dir) for module, name, _ in BENCHMARKS if wanted is None or name in wanted
     ]

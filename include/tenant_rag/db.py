@@ -232,6 +232,22 @@ def admin_connection(
         raise DatabaseError(f"{who}{what} failed on {redact(database_url)}: {str(exc).strip()}") from exc
 
 
+@contextmanager
+def dedicated_connection(
+    database_url: str, *, customer_id: str = "", action: str = ""
+) -> Iterator[psycopg.Connection[Any]]:
+    """A new autocommit admin connection of its own (not from the pool), closed on exit; errors as in
+    ``admin_connection``. For the extra writers of one stage, which must not drain the shared pool."""
+    who = f"customer {customer_id!r}: " if customer_id else ""
+    what = action or "database operation"
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            ensure_vector_types(conn)
+            yield conn
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{who}{what} failed on {redact(database_url)}: {str(exc).strip()}") from exc
+
+
 def ensure_vector_types(conn: psycopg.Connection[Any], *, create: bool = False) -> None:
     """Register pgvector's types on ``conn`` if not done yet; with ``create`` install the extension if missing."""
     if conn.adapters.types.get("vector") is not None:

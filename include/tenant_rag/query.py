@@ -1,7 +1,8 @@
 """The per-customer query path: validated questions, run as the customer's tenant role, with a bounded history.
 
-Every query takes a connection from the ONE shared gateway pool and runs in transactions that start with
-``SET LOCAL ROLE <tenant role>``: whatever SQL runs there can read only that customer's schema. The active
+Every query takes a connection from a small pool logged in as the customer's own tenant role (``db.tenant_pool``)
+and runs in transactions that also start with ``SET LOCAL ROLE <tenant role>``: whatever SQL runs there, even
+``RESET ROLE``, can read only that customer's schema. The active
 generation (model, dimension) is read first so the question is embedded with the model its vectors were made with,
 which keeps queries correct while a blue/green rebuild with another model is in progress.
 """
@@ -129,7 +130,7 @@ def clear_shared_embedders() -> None:
 
 
 class CustomerQueryManager:
-    """Answers queries for any customer of one database through the shared gateway pool."""
+    """Answers queries for any customer of one database, each through a pool logged in as its tenant role."""
 
     def __init__(self, database_url: str, *, embedder_factory: EmbedderFactory | None = None) -> None:
         self.database_url = database_url

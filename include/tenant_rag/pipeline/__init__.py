@@ -53,8 +53,11 @@ def run_update(
     run_id: str | None = None,
     progress: ProgressCallback | None = None,
     pages_per_transaction: int = PAGES_PER_TRANSACTION,
+    writers: int | None = None,
 ) -> dict[str, Any]:
-    """Every stage in this process; returns the merged stats. The embedder is only built when needed."""
+    """Every stage in this process; returns the merged stats. The embedder is only built when needed.
+
+    ``writers`` connections write the pages at once (default ``TENANT_RAG_UPSERT_WRITERS``, 2)."""
     options = options or RunOptions()
     run_id = run_id or new_run_id()
     staging = staging_for(customer_dir, run_id)
@@ -84,6 +87,7 @@ def run_update(
             database_url=database_url,
             progress=progress,
             pages_per_transaction=pages_per_transaction,
+            writers=writers,
         )
         return finish(merge_stats(config, run_id, detect, chunked, embeds, upsert), started)
     finally:

@@ -154,11 +154,10 @@ def grant_reader(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     )
 
 
-# Needed while a generation is written (the page swap's cascading deletes look rows up by page and parent).
+# Needed while a generation is written (the page swap deletes a page's parents and chunks by page id).
 WRITE_INDEXES = (
     ("parents", "page_id", "btree"),
     ("chunks", "page_id", "btree"),
-    ("chunks", "parent_id", "btree"),
 )
 # Needed to query a generation (and to reuse its vectors): built in bulk before it goes live.
 SEARCH_INDEXES = (
@@ -186,11 +185,14 @@ def create_generation_tables(
 ) -> None:
     """The documents/parents/chunks tables of one generation, with the keys and indexes its writes need.
 
-    A generation is created while it is being built (not live): the indexes only its queries need (the GIN lexical
-    index, the text-hash btree, HNSW) are built once, in bulk, by ``create_search_indexes`` before it is activated,
-    instead of being maintained row by row during the build. Chunk rows (text, context, vector,
-    tsvector: a few kB) stay inline and uncompressed up to a full page (``toast_tuple_target``), so neither the
-    writer nor the query path pays for TOAST on them; parent texts (tens of kB) are stored out of line without
+    The tables carry no foreign keys: the page swap (``writer.replace_pages``) deletes and writes a page's
+    document, parents and chunks together in one transaction, so none can be orphaned, and a per-row foreign-key
+    check cost about a tenth of the write time. A generation is created while it is being built (not live): the
+    indexes only its queries need (the GIN lexical index, the text-hash btree, HNSW) are built once, in bulk, by
+    ``create_search_indexes`` before it is activated, instead of being maintained row by row during the build.
+    Chunk rows (text, context, vector, tsvector: a few kB) stay inline and uncompressed up to a full page
+    (``toast_tuple_target``), so neither the writer nor the query path pays for TOAST on them; parent texts (tens
+    of kB) are stored out of line without
     compression (pglz ran at ~50 MB/s and was a sixth of the write time).
     """
     docs = names.gen_table(generation, "documents")
@@ -211,22 +213,22 @@ def create_generation_tables(
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} ("
             " parent_id text PRIMARY KEY,"
-            " page_id text NOT NULL REFERENCES {} (page_id) ON DELETE CASCADE,"
+            " page_id text NOT NULL,"
             " ordinal integer NOT NULL, text text STORAGE EXTERNAL NOT NULL, heading_path text[] NOT NULL)"
-        ).format(parents, docs)
+        ).format(parents)
     )
     conn.execute(
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {chunks} ("
             " chunk_id text PRIMARY KEY,"
-            " parent_id text NOT NULL REFERENCES {parents} (parent_id) ON DELETE CASCADE,"
+            " parent_id text NOT NULL,"
             " page_id text NOT NULL, space_key text NOT NULL, ordinal integer NOT NULL,"
             " text text NOT NULL, context text NOT NULL, text_hash text NOT NULL, model_id text NOT NULL,"
             " embedding vector({dims}) NOT NULL,"
             " tsv tsvector GENERATED ALWAYS AS ("
             "  setweight(to_tsvector({cfg}, context), 'A') || setweight(to_tsvector({cfg}, text), 'B')) STORED)"
             " WITH (toast_tuple_target = 8160)"
-        ).format(chunks=chunks, parents=parents, dims=sql.Literal(int(dimensions)), cfg=cfg)
+        ).format(chunks=chunks, dims=sql.Literal(int(dimensions)), cfg=cfg)
     )
     for index in WRITE_INDEXES:
         _create_index(conn, names, generation, index)

@@ -21,7 +21,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from tenant_rag.db import ensure_vector_types
-from tenant_rag.store.generations import lock_store
+from tenant_rag.store.generations import lock_pages
 from tenant_rag.store.schema import StoreNames
 
 DOCUMENT_COLUMNS = (
@@ -201,36 +201,42 @@ def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
 
 
 def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str]) -> int:
-    """Delete what the generation holds for ``page_ids`` (parents and chunks cascade); returns how many pages."""
-    return conn.execute(
-        sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, "documents")),
-        (page_ids,),
-    ).rowcount
+    """Delete what the generation holds for ``page_ids``: chunks, parents and documents (in the caller's
+    transaction, by page id); returns how many pages were there."""
+    pages = 0
+    for kind in ("chunks", "parents", "documents"):
+        pages = conn.execute(
+            sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, kind)),
+            (page_ids,),
+        ).rowcount
+    return pages
 
 
 def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, pages: Sequence[PageRows]) -> None:
     """Replace ``pages`` (their old rows, if any, and the new ones) in one transaction.
 
     The old rows are deleted and the new ones copied (binary COPY) straight into the generation's tables inside
-    that transaction: until it commits readers see the old version, afterwards the new one, never a mix.
+    that transaction: until it commits readers see the old version, afterwards the new one, never a mix. The
+    transaction locks its pages (``lock_pages``): writers of other pages of the same store may run at the same time.
     """
     if not pages:
         return
     ensure_vector_types(conn)
+    page_ids = [page.document.page_id for page in pages]
     with conn.transaction():
-        lock_store(conn, names)
-        _delete_existing(conn, names, generation, [page.document.page_id for page in pages])
+        lock_pages(conn, names, page_ids)
+        _delete_existing(conn, names, generation, page_ids)
         _copy(conn, names.gen_table(generation, "documents"), DOCUMENT_COLUMNS, _document_rows(pages))
         _copy(conn, names.gen_table(generation, "parents"), PARENT_COLUMNS, _parent_rows(pages))
         _copy(conn, names.gen_table(generation, "chunks"), CHUNK_COLUMNS, _chunk_rows(pages))
 
 
 def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: Sequence[str]) -> int:
-    """Delete pages (their parents and chunks cascade) in one transaction; returns how many were there."""
+    """Delete pages (documents, parents and chunks) in one transaction; returns how many were there."""
     if not page_ids:
         return 0
     with conn.transaction():
-        lock_store(conn, names)
+        lock_pages(conn, names, page_ids)
         return _delete_existing(conn, names, generation, list(page_ids))
 
 

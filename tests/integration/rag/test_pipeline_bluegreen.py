@@ -130,7 +130,13 @@ def test_a_crashed_model_change_is_resumed_and_the_old_generation_serves_meanwhi
 
     with pytest.raises(RuntimeError, match="worker lost"):
         run_update(
-            new, root, root / "exports", database_url=pg_url, progress=crash_after_first, pages_per_transaction=2
+            new,
+            root,
+            root / "exports",
+            database_url=pg_url,
+            progress=crash_after_first,
+            pages_per_transaction=2,
+            writers=1,  # one batch in flight at the crash (test_parallel_writer covers a failure among several)
         )
     queries = CustomerQueryManager(pg_url)
     assert queries.query(new, "schema registry", top_k=2).model_id == "wordllama-l2-256"

@@ -136,7 +136,7 @@ def test_crash_between_page_transactions_then_rerun_equals_a_clean_build(custome
             raise KeyboardInterrupt("killed between two page transactions")
 
     with pytest.raises(KeyboardInterrupt):
-        _run(config, root, pg_url, progress=crash_after_two, pages_per_transaction=1, options=None)
+        _run(config, root, pg_url, progress=crash_after_two, pages_per_transaction=1, options=None, writers=1)
     docs = {row[0]: row[1] for row in index_content(pg_url, "acme")["documents"]}
     assert len(docs) == 5  # two pages new, two old, the deletion not applied yet: each page whole
     stats, _ = _run(config, root, pg_url, RunOptions(force_delete=True))
@@ -249,8 +249,9 @@ def test_a_lost_or_corrupted_index_cache_is_harmless(customer, pg_url: str) -> N
     assert embedder.calls == 0 and row_versions(pg_url, "acme") == before
     # the other way round: rows lost from the database are re-indexed although the cache still lists them
     with psycopg.connect(pg_url) as conn:
-        conn.execute(
-            sql.SQL("DELETE FROM {} WHERE page_id = 'k1'").format(sql.Identifier(schema_of("acme"), "g1_documents"))
-        )
+        for kind in ("chunks", "parents", "documents"):
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE page_id = 'k1'").format(sql.Identifier(schema_of("acme"), f"g1_{kind}"))
+            )
     stats, embedder = _run(config, root, pg_url)
     assert stats["pages_added"] == 1 and stats["chunks_reused"] == 0 and embedder.calls == 1

@@ -99,7 +99,7 @@ def test_a_failing_batch_leaves_every_page_of_it_as_it_was(pg_url: str, store) -
     assert after == before
 
 
-def test_deleting_pages_cascades_to_parents_and_chunks(pg_url: str, store) -> None:
+def test_deleting_pages_removes_their_parents_and_chunks(pg_url: str, store) -> None:
     with admin_connection(pg_url) as conn:
         assert delete_pages(conn, store, 1, ["a", "missing"]) == 1
         assert delete_pages(conn, store, 1, []) == 0

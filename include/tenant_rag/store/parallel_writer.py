@@ -1,0 +1,156 @@
+"""Several page-batch writers at once: each batch is still one transaction (``replace_pages``), on its own connection.
+
+Writing is server-bound (the stored tsvector alone is ~60 % of a chunk row's cost), so a build or a large update
+spreads its batches over ``writers`` connections. Batches hold disjoint pages and each locks its own pages, so
+they commit independently and in any order; readers still see every page either old or new. With one writer the
+batches are written inline on the caller's connection, exactly as before.
+
+The queue in front of the writers is bounded (one batch per writer waiting), so memory stays flat however many
+pages a run writes. The first failure stops the writers and is raised by ``close``/``__exit__``; batches that
+committed before it stay written, which a re-run of the stage tolerates (a page swapped twice ends the same).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any
+
+import psycopg
+
+from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.writer import PageRows, replace_pages
+
+log = logging.getLogger(__name__)
+
+WRITERS_ENV = "TENANT_RAG_UPSERT_WRITERS"
+DEFAULT_WRITERS = 2
+MAX_WRITERS = 16
+
+ConnectionFactory = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+BatchDone = Callable[[Sequence[PageRows]], None]
+_STOP = object()
+
+
+def writers_from_env() -> int:
+    """``TENANT_RAG_UPSERT_WRITERS`` (1..16, default 2): how many connections write one customer's pages at once."""
+    raw = os.environ.get(WRITERS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_WRITERS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{WRITERS_ENV}={raw!r} is not an integer (expected 1..{MAX_WRITERS})") from None
+    if not 1 <= value <= MAX_WRITERS:
+        raise ValueError(f"{WRITERS_ENV}={value} is out of range (expected 1..{MAX_WRITERS})")
+    return value
+
+
+class ParallelPageWriter:
+    """Writes submitted page batches through ``writers`` connections; use as a context manager.
+
+    ``connect`` opens one connection per extra writer (with one writer, ``conn`` writes inline). ``on_done`` runs
+    after each committed batch, serialised (never two at once), in the thread that wrote it.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        names: StoreNames,
+        generation: int,
+        *,
+        writers: int = 1,
+        connect: ConnectionFactory | None = None,
+        on_done: BatchDone | None = None,
+    ) -> None:
+        if writers > 1 and connect is None:
+            raise ValueError("parallel writers need a connection factory")
+        self.conn = conn
+        self.names = names
+        self.generation = generation
+        self.writers = max(1, writers)
+        self.connect = connect
+        self.on_done = on_done
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self.writers)
+        self._threads: list[threading.Thread] = []
+        self._done_lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._failed = threading.Event()
+
+    def __enter__(self) -> ParallelPageWriter:
+        if self.writers > 1:
+            for number in range(self.writers):
+                thread = threading.Thread(
+                    target=self._work, name=f"page-writer-{self.names.schema}-{number}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close(raise_error=exc is None)
+
+    def submit(self, batch: Sequence[PageRows]) -> None:
+        """Write ``batch`` (one transaction); blocks while every writer is busy; raises a writer's failure."""
+        if not batch:
+            return
+        if not self._threads:
+            self._write(self.conn, batch)
+            return
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(list(batch), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for the batches in flight; raise the first failure (unless ``raise_error`` is False)."""
+        for _ in self._threads:  # one stop per writer; every writer keeps taking from the queue until its stop
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        if raise_error:
+            self._raise_if_failed()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _write(self, conn: psycopg.Connection[Any], batch: Sequence[PageRows]) -> None:
+        replace_pages(conn, self.names, self.generation, batch)
+        if self.on_done is not None:
+            with self._done_lock:
+                self.on_done(batch)
+
+    def _batches(self) -> Iterator[list[PageRows]]:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if not self._failed.is_set():
+                yield item
+
+    def _work(self) -> None:
+        assert self.connect is not None
+        try:
+            with self.connect() as conn:
+                for batch in self._batches():
+                    self._write(conn, batch)
+        except BaseException as exc:  # handed to the submitting thread; the other writers drain and stop
+            log.debug("customer %s: page writer failed", self.names.customer_id, exc_info=True)
+            with self._done_lock:
+                if self._error is None:
+                    self._error = exc
+            self._failed.set()
+            for _ in self._batches():  # keep draining so submit()/close() never block on a dead writer
+                pass
