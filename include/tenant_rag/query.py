@@ -210,7 +210,8 @@ class CustomerQueryManager:
     ) -> list[Document]:
         number, tsconfig = generation.number, generation.signature.text_search_config
         try:
-            with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
+            # pipeline mode: BEGIN, the role switch and the first search go out in one round trip
+            with tenant_pool(self.database_url, names.role).connection() as conn, conn.pipeline(), conn.transaction():
                 ensure_vector_types(conn)
                 set_local_role(conn, names.role)
                 if mode == "vector":
