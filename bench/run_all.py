@@ -8,8 +8,8 @@ fails is reported and the others still run (exit status 1 at the end). Every ben
 RESULTS.md and draws PNG plots (matplotlib, a bench-only package like langchain-postgres).
 
 Sizes: the full run uses the issue's sizes (the query benchmark grows the other customers without rebuilding
-their HNSW indexes; see bench_query); ``--quick`` scales the big ones down (upsert 20k rows, query 100 x 2,000 chunks, the smallest corpus for the
-incremental and end-to-end runs), and each result says so.
+their HNSW indexes; see bench_query); ``--quick`` scales the big ones down (upsert 20k rows, query 100 x 2,000
+chunks, the smallest corpus for the incremental and end-to-end runs), and each result says so.
 """
 
 from __future__ import annotations
