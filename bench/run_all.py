@@ -135,7 +135,15 @@ def draw_plots() -> list[Path]:
 
     upsert = _load("upsert")
     if upsert:
-        rates = upsert["figures"]["rows_per_s"]
+        writers = upsert["figures"].get("writers", 2)
+        labels = {
+            "bare_copy": "(c) bare binary COPY",
+            "langchain": "(b) langchain-postgres",
+            "ours": f"(a) ours, {writers} writers",
+            "ours_1w": "(a1) ours, 1 writer",
+            "ours_hnsw": "(a') ours + index builds",
+        }
+        rates = {labels.get(k, k): v for k, v in upsert["figures"]["rows_per_s"].items()}
         fig, ax = plt.subplots(figsize=(7, 3))
         ax.barh(list(rates), list(rates.values()), color="#3b6ea5")
         for y, value in enumerate(rates.values()):
@@ -196,7 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes for the big benchmarks")
     parser.add_argument("--only", help="comma-separated result names, e.g. upsert,query")
+    parser.add_argument("--plots", action="store_true", help="only redraw the plots from the JSON results")
     args = parser.parse_args(argv)
+    if args.plots:
+        draw_plots()
+        return 0
     print_machine()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     log_dir = ROOT / ".run" / "bench-logs"  # full logs stay out of the repository

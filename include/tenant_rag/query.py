@@ -1,8 +1,9 @@
 """The per-customer query path: validated questions, run as the customer's tenant role, with a bounded history.
 
 Every query takes a connection from a small pool logged in as the customer's own tenant role (``db.tenant_pool``)
-and runs in transactions that also start with ``SET LOCAL ROLE <tenant role>``: whatever SQL runs there, even
-``RESET ROLE``, can read only that customer's schema. The active
+and also sets that role (``SET LOCAL ROLE`` in the transaction of a lexical or hybrid query; for the session in
+the single round trip of a vector query): whatever SQL runs there, even ``RESET ROLE``, can read only that
+customer's schema. The active
 generation (model, dimension) is read first so the question is embedded with the model its vectors were made with,
 which keeps queries correct while a blue/green rebuild with another model is in progress.
 """
@@ -28,7 +29,8 @@ from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.schema import StoreError, StoreNames, store_names
-from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, load_parents, vector_parents
+from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, load_parents
+from tenant_rag.store.vector_records import vector_parent_records
 
 MODES = ("vector", "lexical", "hybrid")
 MAX_QUESTION_CHARS = 4000
@@ -209,33 +211,53 @@ class CustomerQueryManager:
         started: float,
     ) -> list[Document]:
         number, tsconfig = generation.number, generation.signature.text_search_config
+        limit = config.rag.query_history_limit
         try:
-            # pipeline mode: BEGIN, the role switch and the first search go out in one round trip
-            with tenant_pool(self.database_url, names.role).connection() as conn, conn.pipeline(), conn.transaction():
+            with tenant_pool(self.database_url, names.role).connection() as conn:
                 ensure_vector_types(conn)
-                set_local_role(conn, names.role)
-                if mode == "vector":
-                    hits = vector_parents(conn, names, number, vector, k, keys)
-                elif mode == "lexical":
-                    hits = lexical_parents(conn, names, number, question, tsconfig, k, keys)
-                else:
-                    hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
-                records = load_parents(conn, names, number, [hit.parent_id for hit in hits])
-                documents = [
-                    _document(config, hit, rank, records[hit.parent_id], mode)
-                    for rank, hit in enumerate(hits, 1)
-                    if hit.parent_id in records
-                ]
-                limit = config.rag.query_history_limit
-                if limit:
-                    set_local(conn, "synchronous_commit", "off")  # a history row may be lost in a crash; fine
-                    latency_ms = (time.perf_counter() - started) * 1000.0
-                    _record_history(conn, names, question, mode, k, latency_ms, number, documents, limit)
-                return documents
+                if mode == "vector":  # one round trip: role, scan settings, search and parent rows (autocommit)
+                    pairs = vector_parent_records(conn, names, number, vector, k, keys, session_role=names.role)
+                    documents = _documents(config, pairs, mode)
+                    if limit:
+                        with conn.pipeline(), conn.transaction():
+                            self._history(conn, names, question, mode, k, number, documents, limit, started)
+                    return documents
+                # pipeline mode: BEGIN, the role switch and the first search go out in one round trip
+                with conn.pipeline(), conn.transaction():
+                    set_local_role(conn, names.role)
+                    if mode == "lexical":
+                        hits = lexical_parents(conn, names, number, question, tsconfig, k, keys)
+                    else:
+                        hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
+                    records = load_parents(conn, names, number, [hit.parent_id for hit in hits])
+                    documents = _documents(
+                        config, [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records], mode
+                    )
+                    if limit:
+                        self._history(conn, names, question, mode, k, number, documents, limit, started)
+                    return documents
         except pg_errors.UndefinedTable:
             raise
         except psycopg.Error as exc:
             raise QueryError(f"customer {config.customer_id!r}: {mode} query failed: {exc}") from exc
+
+    @staticmethod
+    def _history(
+        conn: psycopg.Connection[Any],
+        names: StoreNames,
+        question: str,
+        mode: str,
+        k: int,
+        generation: int,
+        documents: list[Document],
+        limit: int,
+        started: float,
+    ) -> None:
+        """Record the query in the customer's history (inside the caller's transaction, as the tenant role)."""
+        set_local_role(conn, names.role)
+        set_local(conn, "synchronous_commit", "off")  # a history row may be lost in a crash; fine
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        _record_history(conn, names, question, mode, k, latency_ms, generation, documents, limit)
 
     def history(self, config: CustomerConfig, limit: int = 50) -> list[dict[str, Any]]:
         """The customer's most recent queries, newest first."""
@@ -262,6 +284,10 @@ class CustomerQueryManager:
             raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
         keys = ("id", "asked_at", "question", "mode", "top_k", "latency_ms", "generation", "page_ids")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _documents(config: CustomerConfig, pairs: list[tuple[Hit, ParentRecord]], mode: str) -> list[Document]:
+    return [_document(config, hit, rank, record, mode) for rank, (hit, record) in enumerate(pairs, 1)]
 
 
 def _document(config: CustomerConfig, hit: Hit, rank: int, record: ParentRecord, mode: str) -> Document:

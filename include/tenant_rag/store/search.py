@@ -4,8 +4,8 @@ Every function expects a connection inside a transaction already switched to the
 (``SET LOCAL ROLE``), so the database itself refuses any other schema. Children are searched and grouped to their
 parents; each function returns distinct parents, best first.
 
-- vector: HNSW cosine search with ``hnsw.iterative_scan = relaxed_order`` and an over-fetch that grows until
-  ``k`` distinct parents are found, then an exact grouped scan if the index still came back short (filters).
+- vector: HNSW cosine search (``hnsw.iterative_scan = relaxed_order`` under a space filter) and an over-fetch that
+  grows until ``k`` distinct parents are found, then an exact grouped scan if the index still came back short.
 - lexical: Postgres full-text search over the chunks' ``tsv`` (GIN). Questions are natural language, so any of
   their lexemes may match; a chunk scores the idf-weighted sum of the lexemes it contains (see
   ``lexical_parents``), and ``websearch_to_tsquery`` syntax (quotes, ``-word``) filters when the user writes it.
@@ -37,13 +37,21 @@ MAX_EF_SEARCH = 1000
 MIN_EF_SEARCH = 40
 MAX_AUTO_EF_SEARCH = 200
 EF_PER_CHUNKS = 100
+# %(local)s: true inside a transaction (the usual case), false for the session of a tenant's own autocommit
+# connection (``vector_records`` with ``session_role``), where the next query re-sets them anyway.
 SCAN_SETTINGS_SQL = """
-SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
+SELECT set_config('hnsw.iterative_scan', %(iterative)s, %(local)s),
        set_config('hnsw.ef_search', least(%(max_ef)s, greatest(%(fetch)s, %(min_ef)s, (
          SELECT CASE WHEN reltuples < 0 THEN %(unknown_ef)s ELSE least(reltuples / %(per)s, %(max_auto)s) END
-         FROM pg_class WHERE oid = %(table)s::regclass)))::int::text, true)
+         FROM pg_class WHERE oid = %(table)s::regclass)))::int::text, %(local)s)
 """
 MAX_VECTOR_FETCH = 4000
+
+
+def iterative_mode(space_keys: Sequence[str] | None) -> str:
+    """``hnsw.iterative_scan`` for a search: only a filter can starve the scan (``ef_search`` is never below the
+    rows fetched), so an unfiltered one skips the iterative bookkeeping."""
+    return "relaxed_order" if space_keys else "off"
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ def vector_parents(
         chunks, where
     )
     settings = {
+        "iterative": iterative_mode(space_keys),
+        "local": True,
         "max_ef": MAX_EF_SEARCH,
         "min_ef": MIN_EF_SEARCH,
         "max_auto": MAX_AUTO_EF_SEARCH,

@@ -13,12 +13,13 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import GATEWAY_ROLE, gateway_url, query_pool, set_local_role, tenant_pool
+from tenant_rag.db import GATEWAY_ROLE, ensure_vector_types, gateway_url, query_pool, set_local_role, tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import lexical_parents
+from tenant_rag.store.vector_records import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,
@@ -202,6 +203,22 @@ def test_the_query_path_session_is_the_tenant_role_and_cannot_leave_it(two_custo
         with pytest.raises(pg_errors.InsufficientPrivilege):
             conn.execute(sql.SQL("SELECT count(*) FROM {}").format(garden.names.meta))
         assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(kafka.names.meta)).fetchone() == (1,)
+
+
+def test_the_one_round_trip_vector_search_cannot_be_pointed_at_another_tenant(two_customers, pg_url: str) -> None:
+    """A bug that hands tenant A's connection B's names (or B's role) gets a refusal, not B's parents."""
+    kafka, garden = two_customers
+    question = offline_embedder().embed_query("pruning roses")
+    mine, theirs = live_generation(pg_url, "kafka-co"), live_generation(pg_url, "garden-co")
+    with tenant_pool(pg_url, kafka.names.role).connection() as conn:
+        ensure_vector_types(conn)
+        own = vector_parent_records(conn, kafka.names, mine, question, 2, session_role=kafka.names.role)
+        assert len(own) == 2 and {record.page_id for _, record in own} <= set(KAFKA_PAGES)
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            vector_parent_records(conn, garden.names, theirs, question, 2, session_role=kafka.names.role)
+        with pytest.raises(pg_errors.InsufficientPrivilege):
+            vector_parent_records(conn, garden.names, theirs, question, 2, session_role=garden.names.role)
+        assert conn.execute("SELECT session_user, current_user").fetchone() == (kafka.names.role, kafka.names.role)
 
 
 def test_cleanup_index_drops_only_that_customer(two_customers, pg_url: str) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import psycopg
 import pytest
 from langchain_core.documents import Document
+from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from tenant_rag.db import query_pool, set_local_role
+from tenant_rag.db import query_pool, set_local_role, tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.search import lexical_parents
+from tenant_rag.store.vector_records import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     make_config,
     make_customer,
@@ -218,3 +221,36 @@ def test_lexical_ranking_equals_scoring_every_matching_chunk(pg_url: str, manage
         hits = lexical_parents(conn, names, generation, question, "english", 5)
     assert [hit.parent_id for hit in hits] == [pid for pid, _ in expected]
     assert [hit.score for hit in hits] == pytest.approx([score for _, score in expected])
+
+
+@pytest.mark.parametrize("spaces", [None, ["RARE"], ["NOPE"]])
+def test_the_one_statement_vector_search_equals_an_exact_scan(pg_url: str, manager, spaces) -> None:
+    """vector_parent_records (search + parent rows in one statement) against a brute force in numpy over every
+    chunk, with and without a space filter, for k from 1 to more parents than the store has."""
+    names, generation = manager.names, 1
+    with psycopg.connect(pg_url) as conn:
+        register_vector(conn)
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT c.parent_id, c.embedding, c.space_key, p.text FROM {} AS c JOIN {} AS p USING (parent_id)"
+            ).format(names.gen_table(generation, "chunks"), names.gen_table(generation, "parents"))
+        ).fetchall()
+    question = offline_embedder().embed_query("who reviews the dashboard every week")
+    best: dict[str, float] = {}
+    texts = {}
+    for parent_id, embedding, space, text in rows:
+        if spaces and space not in spaces:
+            continue
+        vector = np.asarray(embedding.to_numpy(), dtype=np.float64)
+        distance = 1.0 - float(vector @ question) / (np.linalg.norm(vector) * np.linalg.norm(question))
+        best[parent_id] = min(best.get(parent_id, 2.0), distance)
+        texts[parent_id] = text
+    ranked = sorted(best, key=lambda pid: (best[pid], pid))
+    for k in (1, 3, 10, len(best) + 5):
+        with tenant_pool(pg_url, names.role).connection() as conn, conn.pipeline(), conn.transaction():
+            set_local_role(conn, names.role)
+            pairs = vector_parent_records(conn, names, generation, np.asarray(question), k, spaces)
+        assert [hit.parent_id for hit, _ in pairs] == ranked[:k], (spaces, k)
+        assert [record.text for _, record in pairs] == [texts[pid] for pid in ranked[:k]]
+        assert [hit.score for hit, _ in pairs] == pytest.approx([1.0 - best[pid] for pid in ranked[:k]], abs=1e-5)
+        assert all(record.title.endswith("handbook") or record.title == "Error catalogue" for _, record in pairs)

@@ -124,6 +124,9 @@ def test_env_names_match_the_code(compose: dict[str, Any], monkeypatch: pytest.M
     assert str(paths.run_dir()) == env["TENANT_RAG_RUN_DIR"]
     assert str(paths.project_root()) == env["TENANT_RAG_HOME"]
     assert db.GATEWAY_PASSWORD_ENV in env
+    from tenant_rag.store.parallel_writer import WRITERS_ENV, writers_from_env
+
+    assert WRITERS_ENV in env and writers_from_env() == int(env[WRITERS_ENV])
     from tenant_rag.pipeline.staging import STAGING_ENV
     from tenant_rag_airflow.constants import CUSTOMERS_DIR_ENV, STAGING_DIR_ENV
 

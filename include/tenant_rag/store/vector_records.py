@@ -1,0 +1,135 @@
+"""Vector search that returns the parents themselves: HNSW search, grouping to parents and the parents' rows in one
+statement (one round trip with the scan settings), for the vector query mode.
+
+Same ranking as ``search.vector_parents`` + ``search.load_parents``: the ``k`` parents whose best child is closest
+(cosine) to the query vector. The HNSW scan over-fetches children (at least ``4 k``, 40) and groups them; when that
+yields fewer than ``k`` parents while more children exist, the fetch grows; if it still comes back short (a
+selective space filter), the two-step path with its exact fallback answers instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from tenant_rag.db import set_local_role
+from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.search import (
+    EF_PER_CHUNKS,
+    MAX_AUTO_EF_SEARCH,
+    MAX_EF_SEARCH,
+    MAX_VECTOR_FETCH,
+    MIN_EF_SEARCH,
+    SCAN_SETTINGS_SQL,
+    Hit,
+    ParentRecord,
+    iterative_mode,
+    load_parents,
+    vector_parents,
+)
+
+_FUSED_SQL = """
+WITH hits AS MATERIALIZED (
+  SELECT parent_id, embedding <=> %(vector)b AS distance FROM {chunks}{where} ORDER BY distance LIMIT %(fetch)s),
+best AS (
+  SELECT parent_id, min(distance) AS distance FROM hits GROUP BY parent_id ORDER BY distance, parent_id LIMIT %(k)s)
+SELECT b.parent_id, b.distance, (SELECT count(*) FROM hits) AS fetched,
+       p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path, d.breadcrumbs, d.labels,
+       d.version, d.last_modified
+FROM best AS b
+JOIN {parents} AS p ON p.parent_id = b.parent_id
+CROSS JOIN LATERAL (SELECT * FROM {documents} AS doc WHERE doc.page_id = p.page_id LIMIT 1) AS d
+ORDER BY b.distance, b.parent_id
+"""
+
+
+def vector_parent_records(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None = None,
+    *,
+    session_role: str | None = None,
+) -> list[tuple[Hit, ParentRecord]]:
+    """The ``k`` best parents (exactly k when the store has them) with their records, best first.
+
+    Without ``session_role`` it expects a transaction already switched to the customer's tenant role. With it, it
+    expects an autocommit connection logged in as that role (the tenant's own pool): the role and the scan
+    settings are then set for the session in the same round trip as the search, with no transaction around it
+    (one statement answers). Without a space filter the HNSW scan needs no iterative scan (``ef_search`` is never
+    below the rows fetched); with one, ``relaxed_order`` keeps it going past filtered-out rows.
+    """
+    chunks = names.gen_table(generation, "chunks")
+    where = sql.SQL(" WHERE space_key = ANY(%(spaces)s)") if space_keys else sql.SQL("")
+    statement = sql.SQL(_FUSED_SQL).format(
+        chunks=chunks,
+        where=where,
+        parents=names.gen_table(generation, "parents"),
+        documents=names.gen_table(generation, "documents"),
+    )
+    settings = {
+        "iterative": iterative_mode(space_keys),
+        "local": session_role is None,
+        "max_ef": MAX_EF_SEARCH,
+        "min_ef": MIN_EF_SEARCH,
+        "max_auto": MAX_AUTO_EF_SEARCH,
+        "unknown_ef": MAX_AUTO_EF_SEARCH // 2,
+        "per": EF_PER_CHUNKS,
+        "table": f"{names.schema}.g{int(generation)}_chunks",
+    }
+    params = {"vector": np.asarray(query_vector, dtype=np.float32), "k": k, "spaces": list(space_keys or ())}
+    fetch = max(4 * k, 40)
+    while True:
+        with conn.pipeline():
+            if session_role is not None:  # fails unless the session may be this role: never another tenant's
+                conn.execute("SELECT set_config('role', %s, false)", (session_role,))
+            conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
+            cursor = conn.execute(statement, {**params, "fetch": fetch})
+        rows = cursor.fetchall()
+        fetched = int(rows[0][2]) if rows else 0
+        if len(rows) >= k or fetched < fetch or fetch >= MAX_VECTOR_FETCH:
+            break
+        fetch = min(fetch * 4, MAX_VECTOR_FETCH)
+    if len(rows) < k:  # a small store, a selective filter or a short scan: the two-step path, exact if need be
+        if session_role is None:
+            return _two_step(conn, names, generation, query_vector, k, space_keys)
+        with conn.transaction():
+            set_local_role(conn, session_role)
+            return _two_step(conn, names, generation, query_vector, k, space_keys)
+    return [(Hit(row[0], 1.0 - float(row[1]), vector_rank=rank), _record(row)) for rank, row in enumerate(rows, 1)]
+
+
+def _two_step(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None,
+) -> list[tuple[Hit, ParentRecord]]:
+    hits = vector_parents(conn, names, generation, query_vector, k, space_keys)
+    records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
+    return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
+
+
+def _record(row: Sequence[Any]) -> ParentRecord:
+    return ParentRecord(
+        parent_id=row[0],
+        page_id=row[3],
+        text=row[4],
+        heading_path=tuple(row[5] or ()),
+        title=row[6],
+        url=row[7],
+        space_key=row[8],
+        rel_path=row[9],
+        breadcrumbs=tuple(row[10] or ()),
+        labels=tuple(row[11] or ()),
+        version=row[12],
+        last_modified=row[13],
+    )
