@@ -1,8 +1,13 @@
 """Stage 2: chunk the new and changed pages, reuse stored vectors by text hash, and list what must be embedded.
 
-Writes ``chunks.jsonl`` (one page per line, with its document row, parents and children), ``vector_index.json``
-(text hash -> where its vector will come from), ``reused.npy`` (vectors found in the store) and one
-``embed/texts_N.json`` per embedding batch of at most ``rag.embedding_batch_size`` distinct texts.
+Writes ``chunks.jsonl`` (one page per line: its document row, parents and children, each child with the location of
+its vector: ``["e", batch, row]`` to be embedded, ``["r", part, row]`` found in the store), ``reused/part_N.npy``
+and one ``embed/texts_N.json`` per embedding batch of at most ``rag.embedding_batch_size`` distinct texts.
+
+Pages are processed a window at a time (``WINDOW_CHILDREN`` children): the window's texts are looked up in the
+store, its reusable vectors and full embedding batches written, then its records; memory stays flat however
+large the run. Only the map from text hash to location grows with the run (about 150 bytes a distinct text), so
+a text repeated on many pages is embedded once.
 """
 
 from __future__ import annotations
@@ -87,6 +92,54 @@ def _empty(dry_run: bool) -> dict[str, Any]:
     }
 
 
+WINDOW_CHILDREN = 2000
+
+
+class _VectorPlanner:
+    """Decides, a window of texts at a time, where each distinct text's vector will come from."""
+
+    def __init__(
+        self, config: CustomerConfig, changes: dict[str, Any], target: Target, staging: Staging, database_url: str
+    ) -> None:
+        self.config, self.changes, self.target = config, changes, target
+        self.staging, self.database_url = staging, database_url
+        self.location: dict[str, list[int | str]] = {}
+        self.batch_size = config.rag.embedding_batch_size
+        self.pending: list[tuple[str, str]] = []
+        self.batches = self.parts = self.to_embed = 0
+        self.chars_to_embed = 0
+
+    def place(self, texts: dict[str, str]) -> None:
+        """Give every new text of a window a location: reused from the store, or a row of an embedding batch."""
+        new = [h for h in texts if h not in self.location]
+        stored = _reusable_vectors(self.config, self.changes, self.target, new, self.database_url)
+        reused = [h for h in new if h in stored]
+        if reused:
+            self.staging.save_array(self.staging.reused(self.parts), np.vstack([stored[h] for h in reused]))
+            self.location.update({h: ["r", self.parts, row] for row, h in enumerate(reused)})
+            self.parts += 1
+        for h in new:
+            if h in stored:
+                continue
+            self.location[h] = ["e", self.batches, len(self.pending)]
+            self.pending.append((h, texts[h]))
+            self.to_embed += 1
+            self.chars_to_embed += len(texts[h])
+            if len(self.pending) >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the batch being filled (if any) as ``embed/texts_N.json``."""
+        if not self.pending:
+            return
+        hashes = [h for h, _ in self.pending]
+        self.staging.write_json(
+            self.staging.texts(self.batches), {"hashes": hashes, "texts": [text for _, text in self.pending]}
+        )
+        self.batches += 1
+        self.pending = []
+
+
 def chunk_changes(
     config: CustomerConfig,
     export_dir: Path,
@@ -103,9 +156,23 @@ def chunk_changes(
     plan = ChangePlan.from_dict(changes["plan"])
     refs = plan.new + plan.changed
     errors: list[dict[str, str]] = []
-    texts: dict[str, str] = {}  # text hash -> text to embed, first seen first
-    parents_total = children_total = pages = 0
-    child_hashes: list[str] = []
+    for stale in (staging.texts(0).parent, staging.reused(0).parent):  # a retried stage must not keep old batches
+        shutil.rmtree(stale, ignore_errors=True)
+    planner = _VectorPlanner(config, changes, target, staging, database_url)
+    counts = {"pages": 0, "parents": 0, "children": 0, "reused": 0}
+    window: list[dict[str, Any]] = []
+    window_texts: dict[str, str] = {}  # text hash -> text to embed, first seen first
+
+    def write_window(out: Any) -> None:
+        planner.place(window_texts)
+        for record in window:
+            for child in record["children"]:
+                child["vector"] = planner.location[child["text_hash"]]
+                counts["reused"] += child["vector"][0] == "r"
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        window.clear()
+        window_texts.clear()
+
     tmp = staging.chunks.with_suffix(".jsonl.tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("w", encoding="utf-8") as out:
@@ -118,43 +185,26 @@ def chunk_changes(
             except (PageFormatError, OSError, ValueError) as exc:
                 errors.append({"file": ref.rel_path, "page_id": ref.page_id, "error": str(exc)})
                 continue
-            out.write(json.dumps(_record(page, parents, children), ensure_ascii=False) + "\n")
-            pages += 1
-            parents_total += len(parents)
-            children_total += len(children)
+            window.append(_record(page, parents, children))
+            counts["pages"] += 1
+            counts["parents"] += len(parents)
+            counts["children"] += len(children)
             for child in children:
-                texts.setdefault(child.text_hash, child.embed_text)
-                child_hashes.append(child.text_hash)
+                window_texts.setdefault(child.text_hash, child.embed_text)
+            if len(window_texts) >= WINDOW_CHILDREN:
+                write_window(out)
             if progress:
                 progress("chunk", done, len(refs))
+        write_window(out)
+        planner.flush()
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, staging.chunks)
-
-    stored = _reusable_vectors(config, changes, target, list(texts), database_url)
-    reused_hashes = [h for h in texts if h in stored]
-    to_embed = [h for h in texts if h not in stored]
-    dims = target.signature.dimensions
-    matrix = np.vstack([stored[h] for h in reused_hashes]) if reused_hashes else np.zeros((0, dims), np.float32)
-    staging.save_array(staging.reused, matrix)
-    index: dict[str, list[Any]] = {h: ["r", row] for row, h in enumerate(reused_hashes)}
-    size = config.rag.embedding_batch_size
-    shutil.rmtree(staging.texts(0).parent, ignore_errors=True)  # a retried stage must not keep stale batches
-    batches = 0
-    for batch, start in enumerate(range(0, len(to_embed), size)):
-        hashes = to_embed[start : start + size]
-        staging.write_json(staging.texts(batch), {"hashes": hashes, "texts": [texts[h] for h in hashes]})
-        index.update({h: ["e", batch, row] for row, h in enumerate(hashes)})
-        batches += 1
-    staging.write_json(staging.vector_index, index)
     stats = {
-        "pages": pages,
-        "parents": parents_total,
-        "children": children_total,
-        "to_embed": len(to_embed),
-        "reused": sum(1 for h in child_hashes if h in stored),
-        "embed_batches": batches,
-        "tokens_est": int(sum(len(texts[h]) for h in to_embed) * TOKENS_PER_CHAR),
+        **counts,
+        "to_embed": planner.to_embed,
+        "embed_batches": planner.batches,
+        "tokens_est": int(planner.chars_to_embed * TOKENS_PER_CHAR),
         "errors": errors,
         "dry_run": False,
         "duration_s": round(time.perf_counter() - started, 3),

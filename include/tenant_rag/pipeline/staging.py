@@ -1,7 +1,8 @@
 """Run options and the run-scoped staging folder through which the pipeline's stages hand over their work.
 
-Layout: ``changes.json`` (detect), ``chunks.jsonl`` + ``vector_index.json`` + ``reused.npy`` + ``embed/texts_N.json``
-(chunk), ``embed/vectors_N.npy`` (embed). Every file is written atomically, so a retried stage never reads a torn one.
+Layout: ``changes.json`` (detect), ``chunks.jsonl`` (each child with the location of its vector) +
+``reused/part_N.npy`` + ``embed/texts_N.json`` (chunk), ``embed/vectors_N.npy`` (embed). Every file is written
+atomically, so a retried stage never reads a torn one.
 """
 
 from __future__ import annotations
@@ -63,16 +64,12 @@ class Staging:
         return self.root / "chunks.jsonl"
 
     @property
-    def vector_index(self) -> Path:
-        return self.root / "vector_index.json"
-
-    @property
     def chunk_stats(self) -> Path:
         return self.root / "chunk_stats.json"
 
-    @property
-    def reused(self) -> Path:
-        return self.root / "reused.npy"
+    def reused(self, part: int) -> Path:
+        """Vectors found in the store for one window of the chunk stage."""
+        return self.root / "reused" / f"part_{part:05d}.npy"
 
     def texts(self, batch_index: int) -> Path:
         return self.root / "embed" / f"texts_{batch_index:05d}.json"

@@ -7,6 +7,7 @@ swapped again to the same rows, and change detection of the next run sees whatev
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -42,27 +43,40 @@ ANALYZE_SHARE = 0.05
 
 
 class _Vectors:
-    """Resolves a text hash to its vector: reused from the store or embedded in a batch."""
+    """Vectors by their staged location (``["e", batch, row]`` or ``["r", part, row]``), a file at a time.
+
+    Files are loaded on first use and only the most recent ``CACHED_FILES`` are kept: the chunk stage assigned
+    batches in page order, so the upsert reads them in order too and memory stays flat however many there are.
+    Every embedding batch must exist before anything is written (checked up front).
+    """
+
+    CACHED_FILES = 4
 
     def __init__(self, staging: Staging, config: CustomerConfig) -> None:
-        self.index: dict[str, list[Any]] = staging.read_json(staging.vector_index)
-        self.reused = staging.load_array(staging.reused)
-        self.batches: dict[int, np.ndarray] = {}
-        for entry in self.index.values():
-            if entry[0] == "e" and entry[1] not in self.batches:
-                path = staging.vectors(entry[1])
-                if not path.exists():
-                    raise FileNotFoundError(
-                        f"customer {config.customer_id!r}: embedding batch {entry[1]} has no vectors ({path}); "
-                        "run embed_batch for every batch before upsert_changes"
-                    )
-                self.batches[entry[1]] = staging.load_array(path)
+        self.staging = staging
+        self.files: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        batches = int(staging.read_json(staging.chunk_stats).get("embed_batches") or 0)
+        for batch in range(batches):
+            path = staging.vectors(batch)
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"customer {config.customer_id!r}: embedding batch {batch} has no vectors ({path}); "
+                    "run embed_batch for every batch before upsert_changes"
+                )
 
-    def __getitem__(self, text_hash: str) -> np.ndarray:
-        entry = self.index[text_hash]
-        if entry[0] == "r":
-            return self.reused[entry[1]]
-        return self.batches[entry[1]][entry[2]]
+    def __getitem__(self, location: list[Any]) -> np.ndarray:
+        kind, number, row = location[0], int(location[1]), int(location[2])
+        key = (kind, number)
+        array = self.files.get(key)
+        if array is None:
+            path = self.staging.vectors(number) if kind == "e" else self.staging.reused(number)
+            array = self.staging.load_array(path)
+            self.files[key] = array
+            while len(self.files) > self.CACHED_FILES:
+                self.files.popitem(last=False)
+        else:
+            self.files.move_to_end(key)
+        return array[row]
 
 
 def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> PageRows:
@@ -71,16 +85,24 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
         doc["last_modified"] = datetime.fromisoformat(doc["last_modified"])
     document = DocumentRow(**doc)
     parents = [ParentRow(page_id=document.page_id, **parent) for parent in record["parents"]]
-    chunks = [
-        ChunkRow(
-            page_id=document.page_id,
-            space_key=document.space_key,
-            model_id=model_id,
-            embedding=vectors[child["text_hash"]],
-            **child,
+    chunks = []
+    for child in record["children"]:
+        fields = dict(child)
+        location = fields.pop("vector", None)
+        if location is None:
+            raise ValueError(
+                f"page {document.page_id!r}: staged child {fields.get('chunk_id')!r} has no vector location; "
+                "the chunk stage of this run predates this version: re-run the run from its chunk task"
+            )
+        chunks.append(
+            ChunkRow(
+                page_id=document.page_id,
+                space_key=document.space_key,
+                model_id=model_id,
+                embedding=vectors[location],
+                **fields,
+            )
         )
-        for child in record["children"]
-    ]
     return PageRows(document, parents, chunks)
 
 
