@@ -8,7 +8,8 @@ samples its own RSS every 50 ms, tagging each sample with the task that was exec
 ``execute`` is wrapped in the child only), so every task gets the peak RSS seen while it ran.
 
 Then the same pipeline on the corpora concatenated ``--repeat`` times (one customer): memory must stay flat
-(peak RSS at 10x <= 1.3 x the largest single-corpus peak). ``--quick``: the smallest corpus, and it alone x10.
+(peak RSS at 10x <= 1.3 x the largest single-corpus peak); by default all three corpora, 10 times each.
+``--quick``: the smallest corpus, and it alone x10.
 """
 
 from __future__ import annotations
@@ -152,8 +153,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--concat",
         choices=("smallest", "all"),
-        default="smallest",
-        help="which corpora the x repeat run concatenates (all three x10 is ~250 MB of Markdown: hours here)",
+        default="all",
+        help="which corpora the x repeat run concatenates (all three x10: 19,790 pages, 188 MB, ~7 min here)",
     )
     parser.add_argument("--child", nargs=3, metavar=("CUSTOMERS_DIR", "CUSTOMER_ID", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -54,6 +54,22 @@ def iterative_mode(space_keys: Sequence[str] | None) -> str:
     return "relaxed_order" if space_keys else "off"
 
 
+def scan_settings(
+    names: StoreNames, generation: int, space_keys: Sequence[str] | None, *, local: bool
+) -> dict[str, Any]:
+    """Parameters of ``SCAN_SETTINGS_SQL`` for one search (add ``fetch``, the rows the query will ask for)."""
+    return {
+        "iterative": iterative_mode(space_keys),
+        "local": local,
+        "max_ef": MAX_EF_SEARCH,
+        "min_ef": MIN_EF_SEARCH,
+        "max_auto": MAX_AUTO_EF_SEARCH,
+        "unknown_ef": MAX_AUTO_EF_SEARCH // 2,
+        "per": EF_PER_CHUNKS,
+        "table": f"{names.schema}.g{int(generation)}_chunks",
+    }
+
+
 @dataclass(frozen=True)
 class Hit:
     parent_id: str
@@ -105,16 +121,7 @@ def vector_parents(
     statement = sql.SQL("SELECT parent_id, embedding <=> %b AS distance FROM {}{} ORDER BY distance LIMIT %s").format(
         chunks, where
     )
-    settings = {
-        "iterative": iterative_mode(space_keys),
-        "local": True,
-        "max_ef": MAX_EF_SEARCH,
-        "min_ef": MIN_EF_SEARCH,
-        "max_auto": MAX_AUTO_EF_SEARCH,
-        "unknown_ef": MAX_AUTO_EF_SEARCH // 2,
-        "per": EF_PER_CHUNKS,
-        "table": f"{names.schema}.g{int(generation)}_chunks",
-    }
+    settings = scan_settings(names, generation, space_keys, local=True)
     best: dict[str, float] = {}
     while True:
         with conn.pipeline():
@@ -297,39 +304,42 @@ def hybrid_parents(
     return rrf_fuse(vector, lexical, k, rrf_k)
 
 
+# The columns of a ParentRecord, read from parents ``p`` joined with their page ``d`` (see ``parent_record``).
+PARENT_RECORD_COLUMNS = (
+    "p.parent_id, p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path,"
+    " d.breadcrumbs, d.labels, d.version, d.last_modified"
+)
+# The page of each parent by primary key (LATERAL ... LIMIT 1 keeps the planner from hashing the whole documents
+# table for a handful of parents).
+PAGE_OF_PARENT = "CROSS JOIN LATERAL (SELECT * FROM {documents} AS doc WHERE doc.page_id = p.page_id LIMIT 1) AS d"
+
+
+def parent_record(row: Sequence[Any]) -> ParentRecord:
+    """A ParentRecord from the first columns of a row selected with ``PARENT_RECORD_COLUMNS``."""
+    return ParentRecord(
+        parent_id=row[0],
+        page_id=row[1],
+        text=row[2],
+        heading_path=tuple(row[3] or ()),
+        title=row[4],
+        url=row[5],
+        space_key=row[6],
+        rel_path=row[7],
+        breadcrumbs=tuple(row[8] or ()),
+        labels=tuple(row[9] or ()),
+        version=row[10],
+        last_modified=row[11],
+    )
+
+
 def load_parents(
     conn: psycopg.Connection[Any], names: StoreNames, generation: int, parent_ids: Sequence[str]
 ) -> dict[str, ParentRecord]:
-    """Text, heading path and page metadata of the given parents.
-
-    The page of each parent is looked up by primary key (the LATERAL ... LIMIT 1 keeps the planner from hashing the
-    whole documents table for a handful of parents).
-    """
+    """Text, heading path and page metadata of the given parents."""
     if not parent_ids:
         return {}
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT p.parent_id, p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path,"
-            " d.breadcrumbs, d.labels, d.version, d.last_modified"
-            " FROM {} AS p CROSS JOIN LATERAL (SELECT * FROM {} AS doc WHERE doc.page_id = p.page_id LIMIT 1) AS d"
-            " WHERE p.parent_id = ANY(%s)"
-        ).format(names.gen_table(generation, "parents"), names.gen_table(generation, "documents")),
-        (list(parent_ids),),
-    ).fetchall()
-    records = {}
-    for row in rows:
-        records[row[0]] = ParentRecord(
-            parent_id=row[0],
-            page_id=row[1],
-            text=row[2],
-            heading_path=tuple(row[3] or ()),
-            title=row[4],
-            url=row[5],
-            space_key=row[6],
-            rel_path=row[7],
-            breadcrumbs=tuple(row[8] or ()),
-            labels=tuple(row[9] or ()),
-            version=row[10],
-            last_modified=row[11],
-        )
-    return records
+    statement = sql.SQL("SELECT " + PARENT_RECORD_COLUMNS + " FROM {parents} AS p " + PAGE_OF_PARENT).format(
+        parents=names.gen_table(generation, "parents"), documents=names.gen_table(generation, "documents")
+    ) + sql.SQL(" WHERE p.parent_id = ANY(%s)")
+    rows = conn.execute(statement, (list(parent_ids),)).fetchall()
+    return {row[0]: parent_record(row) for row in rows}

@@ -19,32 +19,35 @@ from psycopg import sql
 from tenant_rag.db import set_local_role
 from tenant_rag.store.schema import StoreNames
 from tenant_rag.store.search import (
-    EF_PER_CHUNKS,
-    MAX_AUTO_EF_SEARCH,
-    MAX_EF_SEARCH,
     MAX_VECTOR_FETCH,
-    MIN_EF_SEARCH,
+    PAGE_OF_PARENT,
+    PARENT_RECORD_COLUMNS,
     SCAN_SETTINGS_SQL,
     Hit,
     ParentRecord,
-    iterative_mode,
     load_parents,
+    parent_record,
+    scan_settings,
     vector_parents,
 )
 
-_FUSED_SQL = """
+_FUSED_SQL = (
+    """
 WITH hits AS MATERIALIZED (
   SELECT parent_id, embedding <=> %(vector)b AS distance FROM {chunks}{where} ORDER BY distance LIMIT %(fetch)s),
 best AS (
   SELECT parent_id, min(distance) AS distance FROM hits GROUP BY parent_id ORDER BY distance, parent_id LIMIT %(k)s)
-SELECT b.parent_id, b.distance, (SELECT count(*) FROM hits) AS fetched,
-       p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path, d.breadcrumbs, d.labels,
-       d.version, d.last_modified
+SELECT """
+    + PARENT_RECORD_COLUMNS
+    + """, b.distance, (SELECT count(*) FROM hits) AS fetched
 FROM best AS b
 JOIN {parents} AS p ON p.parent_id = b.parent_id
-CROSS JOIN LATERAL (SELECT * FROM {documents} AS doc WHERE doc.page_id = p.page_id LIMIT 1) AS d
+"""
+    + PAGE_OF_PARENT
+    + """
 ORDER BY b.distance, b.parent_id
 """
+)
 
 
 def vector_parent_records(
@@ -73,16 +76,7 @@ def vector_parent_records(
         parents=names.gen_table(generation, "parents"),
         documents=names.gen_table(generation, "documents"),
     )
-    settings = {
-        "iterative": iterative_mode(space_keys),
-        "local": session_role is None,
-        "max_ef": MAX_EF_SEARCH,
-        "min_ef": MIN_EF_SEARCH,
-        "max_auto": MAX_AUTO_EF_SEARCH,
-        "unknown_ef": MAX_AUTO_EF_SEARCH // 2,
-        "per": EF_PER_CHUNKS,
-        "table": f"{names.schema}.g{int(generation)}_chunks",
-    }
+    settings = scan_settings(names, generation, space_keys, local=session_role is None)
     params = {"vector": np.asarray(query_vector, dtype=np.float32), "k": k, "spaces": list(space_keys or ())}
     fetch = max(4 * k, 40)
     while True:
@@ -92,7 +86,7 @@ def vector_parent_records(
             conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
             cursor = conn.execute(statement, {**params, "fetch": fetch})
         rows = cursor.fetchall()
-        fetched = int(rows[0][2]) if rows else 0
+        fetched = int(rows[0][13]) if rows else 0
         if len(rows) >= k or fetched < fetch or fetch >= MAX_VECTOR_FETCH:
             break
         fetch = min(fetch * 4, MAX_VECTOR_FETCH)
@@ -102,7 +96,9 @@ def vector_parent_records(
         with conn.transaction():
             set_local_role(conn, session_role)
             return _two_step(conn, names, generation, query_vector, k, space_keys)
-    return [(Hit(row[0], 1.0 - float(row[1]), vector_rank=rank), _record(row)) for rank, row in enumerate(rows, 1)]
+    return [
+        (Hit(row[0], 1.0 - float(row[12]), vector_rank=rank), parent_record(row)) for rank, row in enumerate(rows, 1)
+    ]
 
 
 def _two_step(
@@ -116,20 +112,3 @@ def _two_step(
     hits = vector_parents(conn, names, generation, query_vector, k, space_keys)
     records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
     return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
-
-
-def _record(row: Sequence[Any]) -> ParentRecord:
-    return ParentRecord(
-        parent_id=row[0],
-        page_id=row[3],
-        text=row[4],
-        heading_path=tuple(row[5] or ()),
-        title=row[6],
-        url=row[7],
-        space_key=row[8],
-        rel_path=row[9],
-        breadcrumbs=tuple(row[10] or ()),
-        labels=tuple(row[11] or ()),
-        version=row[12],
-        last_modified=row[13],
-    )
