@@ -103,25 +103,41 @@ class _VectorPlanner:
     ) -> None:
         self.config, self.changes, self.target = config, changes, target
         self.staging, self.database_url = staging, database_url
-        self.location: dict[str, list[int | str]] = {}
+        self._location: dict[bytes, int] = {}  # compact: 16 bytes of the hash -> packed (kind, number, row)
         self.batch_size = config.rag.embedding_batch_size
         self.pending: list[tuple[str, str]] = []
         self.batches = self.parts = self.to_embed = 0
         self.chars_to_embed = 0
 
+    @staticmethod
+    def _key(text_hash: str) -> bytes:
+        return bytes.fromhex(text_hash[:32]) if len(text_hash) >= 32 else text_hash.encode()
+
+    def location(self, text_hash: str) -> list[Any]:
+        """``["e", batch, row]`` or ``["r", part, row]`` of a text already placed."""
+        packed = self._location[self._key(text_hash)]
+        kind = "r" if packed & 1 else "e"
+        return [kind, packed >> 21, (packed >> 1) & 0xFFFFF]
+
+    def _place(self, text_hash: str, reused: bool, number: int, row: int) -> None:
+        if row >= 1 << 20:
+            raise ValueError(f"customer {self.config.customer_id!r}: a window of over a million texts")
+        self._location[self._key(text_hash)] = (number << 21) | (row << 1) | int(reused)
+
     def place(self, texts: dict[str, str]) -> None:
         """Give every new text of a window a location: reused from the store, or a row of an embedding batch."""
-        new = [h for h in texts if h not in self.location]
+        new = [h for h in texts if self._key(h) not in self._location]
         stored = _reusable_vectors(self.config, self.changes, self.target, new, self.database_url)
         reused = [h for h in new if h in stored]
         if reused:
             self.staging.save_array(self.staging.reused(self.parts), np.vstack([stored[h] for h in reused]))
-            self.location.update({h: ["r", self.parts, row] for row, h in enumerate(reused)})
+            for row, h in enumerate(reused):
+                self._place(h, True, self.parts, row)
             self.parts += 1
         for h in new:
             if h in stored:
                 continue
-            self.location[h] = ["e", self.batches, len(self.pending)]
+            self._place(h, False, self.batches, len(self.pending))
             self.pending.append((h, texts[h]))
             self.to_embed += 1
             self.chars_to_embed += len(texts[h])
@@ -153,8 +169,7 @@ def chunk_changes(
     if changes["options"].get("dry_run"):
         return _empty(True)
     target = Target.from_dict(changes["target"])
-    plan = ChangePlan.from_dict(changes["plan"])
-    refs = plan.new + plan.changed
+    refs = _refs_to_chunk(changes.pop("plan"))  # the plan's other lists are not needed here
     errors: list[dict[str, str]] = []
     for stale in (staging.texts(0).parent, staging.reused(0).parent):  # a retried stage must not keep old batches
         shutil.rmtree(stale, ignore_errors=True)
@@ -167,7 +182,7 @@ def chunk_changes(
         planner.place(window_texts)
         for record in window:
             for child in record["children"]:
-                child["vector"] = planner.location[child["text_hash"]]
+                child["vector"] = planner.location(child["text_hash"])
                 counts["reused"] += child["vector"][0] == "r"
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         window.clear()
@@ -211,6 +226,11 @@ def chunk_changes(
     }
     staging.write_json(staging.chunk_stats, stats)
     return stats
+
+
+def _refs_to_chunk(plan: dict[str, Any]) -> list[Any]:
+    parsed = ChangePlan.from_dict({"new": plan.get("new", []), "changed": plan.get("changed", [])})
+    return parsed.new + parsed.changed
 
 
 def _reusable_vectors(
