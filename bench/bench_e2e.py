@@ -53,6 +53,7 @@ def _child(customers_dir: Path, customer_id: str, out: Path) -> None:
             libc.malloc_trim(0)
 
     current: dict[str, Any] = {"task": "(airflow)"}
+    previous: dict[str, Any] = {"task_id": None}
     peaks: dict[str, float] = {}
     seconds: dict[str, float] = {}
     proc = psutil.Process()
@@ -70,6 +71,9 @@ def _child(customers_dir: Path, customer_id: str, out: Path) -> None:
 
         def execute(self: Any, context: Any) -> Any:
             name = self.task_id + (f"[{context['ti'].map_index}]" if context["ti"].map_index >= 0 else "")
+            if self.task_id != previous["task_id"]:  # a new stage starts (not between mapped embed tasks)
+                release_freed_memory()
+                previous["task_id"] = self.task_id
             current["task"] = name
             started = time.perf_counter()
             try:
@@ -78,7 +82,6 @@ def _child(customers_dir: Path, customer_id: str, out: Path) -> None:
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
                 peaks[name] = max(peaks.get(name, 0.0), proc.memory_info().rss / 1024 / 1024)
                 current["task"] = "(airflow)"
-                release_freed_memory()
 
         cls.execute = execute  # type: ignore[method-assign]
 
@@ -228,7 +231,7 @@ def report(rows: list[dict[str, Any]], *, repeat: int, concat: str, quick: bool)
     notes = [
         f"concatenated x{repeat} peak RSS / peak of the same corpora indexed once = {flatness}x (target <= 1.3x)",
         "dag.test() runs every task in one process, so a task's peak includes what earlier tasks still hold (the "
-        "model, Airflow's objects); after each task the child collects garbage and returns freed heap to the OS "
+        "model, Airflow's objects); before each stage the child collects garbage and returns freed heap to the OS "
         "(malloc_trim), as the task's own process exit would under a real executor; Airflow's own overhead (DAG "
         "parse, metadata DB) is in the wall time",
         "offline embedder (WordLlama 256-d); Airflow metadata in SQLite, vectors in the bench Postgres",

@@ -149,9 +149,12 @@ def upsert_changes(
         }
     names = store_names(config)
     target = Target.from_dict(changes["target"])
-    plan = ChangePlan.from_dict(changes["plan"])
+    raw_plan = changes.pop("plan")
+    total = len(raw_plan.get("new", [])) + len(raw_plan.get("changed", []))
+    # only what this stage needs: the pages to write come from chunks.jsonl, one at a time
+    plan = ChangePlan.from_dict({**raw_plan, "new": [], "changed": [], "unchanged": []})
+    del raw_plan
     vectors = _Vectors(staging, config)
-    total = len(plan.new) + len(plan.changed)
     tally = {"pages": 0, "parents": 0, "chunks": 0}
 
     def batch_done(batch: Sequence[PageRows]) -> None:
