@@ -87,6 +87,7 @@ def detect_changes(
     if blocked is not None and not options.dry_run:
         raise blocked
     staging.write_json(staging.changes, changes)
+    staging.write_json(staging.target, changes["target"])
     stats = summary(plan, options, target.generation, target.status, blocked_message)
     stats["lost_on_switch"] = lost_on_switch
     stats["duration_s"] = round(time.perf_counter() - started, 3)

@@ -1,6 +1,6 @@
 """Run options and the run-scoped staging folder through which the pipeline's stages hand over their work.
 
-Layout: ``changes.json`` (detect), ``chunks.jsonl`` (each child with the location of its vector) +
+Layout: ``changes.json`` + ``target.json`` (detect), ``chunks.jsonl`` (each child with the location of its vector) +
 ``reused/part_N.npy`` + ``embed/texts_N.json`` (chunk), ``embed/vectors_N.npy`` (embed). Every file is written
 atomically, so a retried stage never reads a torn one.
 """
@@ -62,6 +62,11 @@ class Staging:
     @property
     def chunks(self) -> Path:
         return self.root / "chunks.jsonl"
+
+    @property
+    def target(self) -> Path:
+        """The generation the run writes to (a copy of ``changes.json``'s, small enough to read per batch)."""
+        return self.root / "target.json"
 
     @property
     def chunk_stats(self) -> Path:
