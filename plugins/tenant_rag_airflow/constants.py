@@ -56,6 +56,7 @@ def asset_name(customer_id: str) -> str:
 #: XCom keys: every stage pushes its stats under ``stats``; a failing stage pushes ``error`` before raising.
 STATS_XCOM_KEY = "stats"
 ERROR_XCOM_KEY = "error"
-#: Upper bound on mapped embed tasks per run (Airflow's ``max_map_length`` defaults to 1024); more batches
-#: than this are grouped so a huge first build still maps.
-MAX_EMBED_TASKS = 256
+#: Upper bound on mapped embed tasks per run; more batches are grouped. The ``embedding_api`` pool bounds how many
+#: run at once anyway, so more task instances would only add scheduler and metadata-database work per run (with
+#: thousands of customers), while a retried group skips the batches it already embedded.
+MAX_EMBED_TASKS = 32
