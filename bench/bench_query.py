@@ -18,13 +18,12 @@ is hours of builds on 2 cores). ``--quick`` keeps 100 customers with 2,000 chunk
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 from typing import Any
 
 import numpy as np
 
-from bench.common import fresh_database, latency_summary_ms, print_machine, ratio, write_result
+from bench.common import collector_paused, fresh_database, latency_summary_ms, print_machine, ratio, write_result
 from bench.datagen import chunk_texts
 
 DIM = 256
@@ -154,7 +153,7 @@ def exact_top_parents(matrix: np.ndarray, query: np.ndarray, k: int) -> list[str
 
 
 def measure_customer_a(url: str, matrix: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    from tenant_rag.db import tenant_pool
+    from tenant_rag.db import ensure_vector_types, tenant_pool
     from tenant_rag.store.schema import store_names
     from tenant_rag.store.vector_records import vector_parent_records
 
@@ -164,12 +163,22 @@ def measure_customer_a(url: str, matrix: np.ndarray, queries: np.ndarray) -> dic
     recalls: list[float] = []
     returned: list[int] = []
     pool = tenant_pool(url, names.role)  # the query path's own: logged in as A's tenant role
-    gc.collect()
-    gc.disable()  # as timeit does: a collector pause is not the database's tail latency
-    try:
-        _measure_loop(pool, names, matrix, queries, latencies, floor, recalls, returned, vector_parent_records)
-    finally:
-        gc.enable()
+    with collector_paused():
+        for i, query in enumerate(queries):
+            started = time.perf_counter()
+            with pool.connection() as conn:  # as CustomerQueryManager._search in vector mode
+                ensure_vector_types(conn)
+                pairs = vector_parent_records(conn, names, 1, query, K, session_role=names.role)
+            elapsed = time.perf_counter() - started
+            floor_started = time.perf_counter()
+            exact = exact_top_parents(matrix, query, K)
+            floor_elapsed = time.perf_counter() - floor_started
+            if i < 10:  # warm-up
+                continue
+            latencies.append(elapsed)
+            floor.append(floor_elapsed)
+            returned.append(len(pairs))
+            recalls.append(len({hit.parent_id for hit, _ in pairs} & set(exact)) / K)
     return {
         "latency": latency_summary_ms(latencies),
         "latencies_ms": [round(x * 1000.0, 4) for x in latencies],  # for the plot (bench/results/query.png)
@@ -179,37 +188,6 @@ def measure_customer_a(url: str, matrix: np.ndarray, queries: np.ndarray) -> dic
         "rows_returned_min": min(returned),
         "rows_returned_max": max(returned),
     }
-
-
-def _measure_loop(
-    pool: Any,
-    names: Any,
-    matrix: np.ndarray,
-    queries: np.ndarray,
-    latencies: list[float],
-    floor: list[float],
-    recalls: list[float],
-    returned: list[int],
-    vector_parent_records: Any,
-) -> None:
-    from tenant_rag.db import ensure_vector_types
-
-    for i, query in enumerate(queries):
-        started = time.perf_counter()
-        with pool.connection() as conn:  # as CustomerQueryManager._search in vector mode
-            ensure_vector_types(conn)
-            pairs = vector_parent_records(conn, names, 1, query, K, session_role=names.role)
-        elapsed = time.perf_counter() - started
-        hits = [hit for hit, _ in pairs]
-        floor_started = time.perf_counter()
-        exact = exact_top_parents(matrix, query, K)
-        floor_elapsed = time.perf_counter() - floor_started
-        if i < 10:  # warm-up
-            continue
-        latencies.append(elapsed)
-        floor.append(floor_elapsed)
-        returned.append(len(pairs))
-        recalls.append(len({h.parent_id for h in hits} & set(exact)) / K)
 
 
 def settle(url: str, timeout: float = 180.0) -> None:

@@ -145,6 +145,19 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """As timeit does: no garbage-collector pause inside the timed loop (it is not the measured system's latency)."""
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def latency_summary_ms(seconds: Sequence[float]) -> dict[str, float]:
     ms = [s * 1000.0 for s in seconds]
     return {

@@ -223,11 +223,17 @@ def admin_connection(
     Driver errors raised inside the block are translated here, once, into ``DatabaseError`` naming the customer
     and the action (the original stays available as ``__cause__``).
     """
+    with _translated_errors(database_url, customer_id, action), admin_pool(database_url).connection() as conn:
+        yield conn
+
+
+@contextmanager
+def _translated_errors(database_url: str, customer_id: str, action: str) -> Iterator[None]:
+    """Driver errors raised inside the block become ``DatabaseError`` naming the customer and the action."""
     who = f"customer {customer_id!r}: " if customer_id else ""
     what = action or "database operation"
     try:
-        with admin_pool(database_url).connection() as conn:
-            yield conn
+        yield
     except psycopg.Error as exc:
         raise DatabaseError(f"{who}{what} failed on {redact(database_url)}: {str(exc).strip()}") from exc
 
@@ -238,14 +244,12 @@ def dedicated_connection(
 ) -> Iterator[psycopg.Connection[Any]]:
     """A new autocommit admin connection of its own (not from the pool), closed on exit; errors as in
     ``admin_connection``. For the extra writers of one stage, which must not drain the shared pool."""
-    who = f"customer {customer_id!r}: " if customer_id else ""
-    what = action or "database operation"
-    try:
-        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-            ensure_vector_types(conn)
-            yield conn
-    except psycopg.Error as exc:
-        raise DatabaseError(f"{who}{what} failed on {redact(database_url)}: {str(exc).strip()}") from exc
+    with (
+        _translated_errors(database_url, customer_id, action),
+        psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn,
+    ):
+        ensure_vector_types(conn)
+        yield conn
 
 
 def ensure_vector_types(conn: psycopg.Connection[Any], *, create: bool = False) -> None:

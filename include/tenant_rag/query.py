@@ -29,7 +29,7 @@ from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.schema import StoreError, StoreNames, store_names
-from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, load_parents
+from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, with_records
 from tenant_rag.store.vector_records import vector_parent_records
 
 MODES = ("vector", "lexical", "hybrid")
@@ -229,10 +229,7 @@ class CustomerQueryManager:
                         hits = lexical_parents(conn, names, number, question, tsconfig, k, keys)
                     else:
                         hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
-                    records = load_parents(conn, names, number, [hit.parent_id for hit in hits])
-                    documents = _documents(
-                        config, [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records], mode
-                    )
+                    documents = _documents(config, with_records(conn, names, number, hits), mode)
                     if limit:
                         self._history(conn, names, question, mode, k, number, documents, limit, started)
                     return documents
@@ -253,8 +250,8 @@ class CustomerQueryManager:
         limit: int,
         started: float,
     ) -> None:
-        """Record the query in the customer's history (inside the caller's transaction, as the tenant role)."""
-        set_local_role(conn, names.role)
+        """Record the query in the customer's history (inside the caller's transaction; the connection is the
+        tenant role's own)."""
         set_local(conn, "synchronous_commit", "off")  # a history row may be lost in a crash; fine
         latency_ms = (time.perf_counter() - started) * 1000.0
         _record_history(conn, names, question, mode, k, latency_ms, generation, documents, limit)

@@ -111,7 +111,7 @@ class _VectorPlanner:
 
     @staticmethod
     def _key(text_hash: str) -> bytes:
-        return bytes.fromhex(text_hash[:32]) if len(text_hash) >= 32 else text_hash.encode()
+        return bytes.fromhex(text_hash[:32])  # text hashes are sha256 hex (chunking.py); 16 bytes are plenty
 
     def location(self, text_hash: str) -> list[Any]:
         """``["e", batch, row]`` or ``["r", part, row]`` of a text already placed."""

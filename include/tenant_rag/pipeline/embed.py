@@ -34,10 +34,7 @@ def embed_batch(config: CustomerConfig, staging: Staging, batch_index: int, embe
     A batch whose vectors file already exists (a retried task) is not embedded again.
     """
     started = time.perf_counter()
-    # the target alone: changes.json lists every page of the run and was parsed once per batch before
-    target = Target.from_dict(
-        staging.read_json(staging.target) if staging.target.exists() else staging.read_json(staging.changes)["target"]
-    )
+    target = Target.from_dict(staging.read_json(staging.target))  # not changes.json: it lists every page
     batch = staging.read_json(staging.texts(batch_index))
     texts: list[str] = batch["texts"]
     out = staging.vectors(batch_index)

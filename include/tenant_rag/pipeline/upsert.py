@@ -52,10 +52,9 @@ class _Vectors:
 
     CACHED_FILES = 4
 
-    def __init__(self, staging: Staging, config: CustomerConfig) -> None:
+    def __init__(self, staging: Staging, config: CustomerConfig, batches: int) -> None:
         self.staging = staging
         self.files: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        batches = int(staging.read_json(staging.chunk_stats).get("embed_batches") or 0)
         for batch in range(batches):
             path = staging.vectors(batch)
             if not path.exists():
@@ -154,7 +153,8 @@ def upsert_changes(
     # only what this stage needs: the pages to write come from chunks.jsonl, one at a time
     plan = ChangePlan.from_dict({**raw_plan, "new": [], "changed": [], "unchanged": []})
     del raw_plan
-    vectors = _Vectors(staging, config)
+    chunk_stats = staging.read_json(staging.chunk_stats)
+    vectors = _Vectors(staging, config, int(chunk_stats.get("embed_batches") or 0))
     tally = {"pages": 0, "parents": 0, "chunks": 0}
 
     def batch_done(batch: Sequence[PageRows]) -> None:
@@ -188,7 +188,7 @@ def upsert_changes(
         deleted = delete_pages(conn, names, target.generation, plan.deleted)
         if needs_analyze(target, written, deleted, plan.indexed_total):
             analyze_generation(conn, names, target.generation)
-        chunk_errors = staging.read_json(staging.chunk_stats).get("errors", [])
+        chunk_errors = chunk_stats.get("errors", [])
         switched, blocking = _maybe_switch(conn, names, target, plan, chunk_errors, options)
         live = active_of(list_generations(conn, names))
         pages = indexed_pages(conn, names, live.number) if live else {}

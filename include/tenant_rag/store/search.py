@@ -343,3 +343,11 @@ def load_parents(
     ) + sql.SQL(" WHERE p.parent_id = ANY(%s)")
     rows = conn.execute(statement, (list(parent_ids),)).fetchall()
     return {row[0]: parent_record(row) for row in rows}
+
+
+def with_records(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, hits: Sequence[Hit]
+) -> list[tuple[Hit, ParentRecord]]:
+    """Each hit with its parent's record, in the hits' order (a parent gone since the search is left out)."""
+    records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
+    return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]

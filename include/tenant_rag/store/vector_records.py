@@ -25,10 +25,10 @@ from tenant_rag.store.search import (
     SCAN_SETTINGS_SQL,
     Hit,
     ParentRecord,
-    load_parents,
     parent_record,
     scan_settings,
     vector_parents,
+    with_records,
 )
 
 _FUSED_SQL = (
@@ -109,6 +109,4 @@ def _two_step(
     k: int,
     space_keys: Sequence[str] | None,
 ) -> list[tuple[Hit, ParentRecord]]:
-    hits = vector_parents(conn, names, generation, query_vector, k, space_keys)
-    records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
-    return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
+    return with_records(conn, names, generation, vector_parents(conn, names, generation, query_vector, k, space_keys))
