@@ -98,7 +98,6 @@ def run_ours(url: str, pages: list[Any], *, writers: int, activate_after: bool) 
     """(write path incl. lexical index and page swaps on ``writers`` connections, HNSW build + activation)."""
     from tenant_rag.config import CustomerConfig
     from tenant_rag.db import admin_connection, close_pools, dedicated_connection, ensure_vector_types
-    from tenant_rag.pipeline.upsert import CHUNKS_PER_TRANSACTION, PAGES_PER_TRANSACTION
     from tenant_rag.store.generations import Signature, Target, activate, register_target
     from tenant_rag.store.parallel_writer import ParallelPageWriter
     from tenant_rag.store.schema import create_store, store_names
@@ -120,16 +119,8 @@ def run_ours(url: str, pages: list[Any], *, writers: int, activate_after: bool) 
                 with ParallelPageWriter(
                     conn, names, target.generation, writers=writers, connect=lambda: dedicated_connection(url)
                 ) as writer:
-                    batch: list[Any] = []
                     for page in pages:
-                        batch.append(page)
-                        if (
-                            len(batch) >= PAGES_PER_TRANSACTION
-                            or sum(len(p.chunks) for p in batch) >= CHUNKS_PER_TRANSACTION
-                        ):
-                            writer.submit(batch)
-                            batch = []
-                    writer.submit(batch)
+                        writer.add(page)  # the pipeline's batch limits
 
             write_timing, _ = timed(f"ours_{writers}w", write, rows=rows)
             if activate_after:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tenant_rag.fsutil import atomic_write_json
+from tenant_rag.fsutil import atomic_write_parts
 from tenant_rag.store.reader import IndexedPage
 
 log = logging.getLogger(__name__)
@@ -26,32 +26,44 @@ def cache_path(customer_dir: Path) -> Path:
     return customer_dir / "vectors" / "index_cache.json"
 
 
-def build_cache(
-    pages: Mapping[str, IndexedPage], *, generation: int | None, model_id: str | None, dimensions: int | None
-) -> dict[str, Any]:
-    return {
+def _cache_parts(
+    pages: Iterable[IndexedPage], *, generation: int | None, model_id: str | None, dimensions: int | None
+) -> Iterator[bytes]:
+    """The cache's JSON, a page at a time (a store of any size is never held in memory as one document)."""
+    header = {
         "note": CACHE_NOTE,
         "written_at": datetime.now(UTC).isoformat(),
         "generation": generation,
         "model": model_id,
         "dimensions": dimensions,
-        "pages": {
-            page_id: {
-                "version": page.version,
-                "content_hash": page.content_hash,
-                "chunks": page.chunks,
-                "space_key": page.space_key,
-                "rel_path": page.rel_path,
-            }
-            for page_id, page in sorted(pages.items())
-        },
     }
+    yield b"{\n" + b"".join(f"  {json.dumps(k)}: {json.dumps(v)},\n".encode() for k, v in header.items())
+    yield b'  "pages": {'
+    separator = b"\n"
+    for page in pages:
+        entry = {
+            "version": page.version,
+            "content_hash": page.content_hash,
+            "chunks": page.chunks,
+            "space_key": page.space_key,
+            "rel_path": page.rel_path,
+        }
+        yield separator + f"    {json.dumps(page.page_id)}: {json.dumps(entry)}".encode()
+        separator = b",\n"
+    yield b"\n  }\n}\n"
 
 
-def write_index_cache(customer_dir: Path, cache: dict[str, Any]) -> Path:
-    """Write the cache atomically (a reader sees the old file or the new one)."""
+def write_index_cache(
+    customer_dir: Path,
+    pages: Iterable[IndexedPage],
+    *,
+    generation: int | None,
+    model_id: str | None,
+    dimensions: int | None,
+) -> Path:
+    """Write the cache atomically (a reader sees the old file or the new one), streaming ``pages`` into it."""
     path = cache_path(customer_dir)
-    atomic_write_json(path, cache)
+    atomic_write_parts(path, _cache_parts(pages, generation=generation, model_id=model_id, dimensions=dimensions))
     return path
 
 

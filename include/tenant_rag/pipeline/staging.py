@@ -1,8 +1,8 @@
 """Run options and the run-scoped staging folder through which the pipeline's stages hand over their work.
 
-Layout: ``changes.json`` + ``target.json`` (detect), ``chunks.jsonl`` (each child with the location of its vector) +
-``reused/part_N.npy`` + ``embed/texts_N.json`` (chunk), ``embed/vectors_N.npy`` (embed). Every file is written
-atomically, so a retried stage never reads a torn one.
+Layout: ``changes.json`` + ``target.json`` + ``upsert_plan.json`` (detect), ``chunks.jsonl`` (each child with
+the location of its vector) + ``reused/part_N.npy`` + ``embed/texts_N.json`` (chunk), ``embed/vectors_N.npy``
+(embed). Every file is written atomically, so a retried stage never reads a torn one.
 """
 
 from __future__ import annotations
@@ -67,6 +67,11 @@ class Staging:
     def target(self) -> Path:
         """The generation the run writes to (a copy of ``changes.json``'s, small enough to read per batch)."""
         return self.root / "target.json"
+
+    @property
+    def upsert_plan(self) -> Path:
+        """What the upsert needs of ``changes.json``: options, target, deletions and errors, not the page lists."""
+        return self.root / "upsert_plan.json"
 
     @property
     def chunk_stats(self) -> Path:

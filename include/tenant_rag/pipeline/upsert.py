@@ -19,11 +19,11 @@ import numpy as np
 from tenant_rag.changes import ChangePlan
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_types
-from tenant_rag.index_cache import build_cache, write_index_cache
+from tenant_rag.index_cache import write_index_cache
 from tenant_rag.pipeline.staging import ProgressCallback, RunOptions, Staging
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
-from tenant_rag.store.parallel_writer import ParallelPageWriter, writers_from_env
-from tenant_rag.store.reader import indexed_pages
+from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
+from tenant_rag.store.reader import indexed_pages, iter_indexed_pages
 from tenant_rag.store.schema import StoreNames, create_store, store_names
 from tenant_rag.store.writer import (
     ChunkRow,
@@ -34,8 +34,6 @@ from tenant_rag.store.writer import (
     delete_pages,
 )
 
-PAGES_PER_TRANSACTION = 50
-CHUNKS_PER_TRANSACTION = 5000
 # A run that rewrote at least this share of the live generation's pages refreshes its statistics itself (VACUUM
 # ANALYZE); smaller edits leave that to autovacuum: the planner's row count then lags by under 5 %, while the
 # VACUUM ANALYZE of a 19k-chunk store was half of a 1 % edit's time.
@@ -50,7 +48,7 @@ class _Vectors:
     Every embedding batch must exist before anything is written (checked up front).
     """
 
-    CACHED_FILES = 4
+    CACHED_FILES = 3  # the embedding batches either side of a boundary and the current reused part
 
     def __init__(self, staging: Staging, config: CustomerConfig, batches: int) -> None:
         self.staging = staging
@@ -75,7 +73,7 @@ class _Vectors:
                 self.files.popitem(last=False)
         else:
             self.files.move_to_end(key)
-        return array[row]
+        return array[row].copy()  # not a view: a row must not keep its whole file alive in the writer's queue
 
 
 def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> PageRows:
@@ -121,6 +119,17 @@ def needs_analyze(target: Target, written: int, deleted: int, indexed_before: in
     return written + deleted >= ANALYZE_SHARE * indexed_before
 
 
+def _read_upsert_plan(staging: Staging) -> dict[str, Any]:
+    """The detect stage's ``upsert_plan.json``; for a run staged before it existed, the same from ``changes.json``."""
+    if staging.upsert_plan.exists() or not staging.changes.exists():
+        return dict(staging.read_json(staging.upsert_plan))
+    changes = staging.read_json(staging.changes)
+    raw = changes.pop("plan")
+    changes["pages_to_write"] = len(raw.get("new", [])) + len(raw.get("changed", []))
+    changes["plan"] = {**raw, "new": [], "changed": [], "unchanged": []}
+    return dict(changes)
+
+
 def upsert_changes(
     config: CustomerConfig,
     customer_dir: Path,
@@ -135,7 +144,7 @@ def upsert_changes(
     """Write the staged pages (``writers`` connections at once, default ``TENANT_RAG_UPSERT_WRITERS``), apply the
     deletions, analyse, and activate a generation this run built."""
     started = time.perf_counter()
-    changes = staging.read_json(staging.changes)
+    changes = _read_upsert_plan(staging)
     if changes["options"].get("dry_run") or options.dry_run:
         return {
             "pages_written": 0,
@@ -148,11 +157,8 @@ def upsert_changes(
         }
     names = store_names(config)
     target = Target.from_dict(changes["target"])
-    raw_plan = changes.pop("plan")
-    total = len(raw_plan.get("new", [])) + len(raw_plan.get("changed", []))
-    # only what this stage needs: the pages to write come from chunks.jsonl, one at a time
-    plan = ChangePlan.from_dict({**raw_plan, "new": [], "changed": [], "unchanged": []})
-    del raw_plan
+    total = int(changes["pages_to_write"])
+    plan = ChangePlan.from_dict(changes["plan"])  # deletions and errors only
     chunk_stats = staging.read_json(staging.chunk_stats)
     vectors = _Vectors(staging, config, int(chunk_stats.get("embed_batches") or 0))
     tally = {"pages": 0, "parents": 0, "chunks": 0}
@@ -174,16 +180,12 @@ def upsert_changes(
             register_target(conn, names, target)
         batches = max(1, -(-total // pages_per_transaction))  # more writers than batches would idle
         parallel = min(writers if writers is not None else writers_from_env(), batches)
+        limits = BatchLimits(pages=pages_per_transaction)
         with ParallelPageWriter(
-            conn, names, target.generation, writers=parallel, connect=connect, on_done=batch_done
+            conn, names, target.generation, writers=parallel, connect=connect, on_done=batch_done, limits=limits
         ) as writer:
-            batch: list[PageRows] = []
             for record in staging.iter_jsonl(staging.chunks):
-                batch.append(_page_rows(record, vectors, target.signature.model_id))
-                if len(batch) >= pages_per_transaction or sum(len(p.chunks) for p in batch) >= CHUNKS_PER_TRANSACTION:
-                    writer.submit(batch)
-                    batch = []
-            writer.submit(batch)
+                writer.add(_page_rows(record, vectors, target.signature.model_id))
         written, parents, chunks = tally["pages"], tally["parents"], tally["chunks"]
         deleted = delete_pages(conn, names, target.generation, plan.deleted)
         if needs_analyze(target, written, deleted, plan.indexed_total):
@@ -191,16 +193,13 @@ def upsert_changes(
         chunk_errors = chunk_stats.get("errors", [])
         switched, blocking = _maybe_switch(conn, names, target, plan, chunk_errors, options)
         live = active_of(list_generations(conn, names))
-        pages = indexed_pages(conn, names, live.number) if live else {}
-    write_index_cache(
-        customer_dir,
-        build_cache(
-            pages,
+        write_index_cache(
+            customer_dir,
+            iter_indexed_pages(conn, names, live.number) if live else (),
             generation=live.number if live else None,
             model_id=live.signature.model_id if live else None,
             dimensions=live.signature.dimensions if live else None,
-        ),
-    )
+        )
     return {
         "pages_written": written,
         "pages_deleted": deleted,

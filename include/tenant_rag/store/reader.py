@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,18 @@ def indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: 
         )
     ).fetchall()
     return {row[0]: IndexedPage(*row) for row in rows}
+
+
+def iter_indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> Iterator[IndexedPage]:
+    """``indexed_pages`` as a stream in page_id order (code-point order), a row at a time from the server."""
+    if not generation_exists(conn, names, generation):
+        return
+    statement = sql.SQL(
+        "SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {} "
+        'ORDER BY page_id COLLATE "C"'
+    ).format(names.gen_table(generation, "documents"))
+    for row in conn.cursor().stream(statement):
+        yield IndexedPage(*row)
 
 
 def stored_vectors(

@@ -50,6 +50,13 @@ ORDER BY b.distance, b.parent_id
 )
 
 
+# the tenant's own session: its role and the scan settings in one statement (set_config fails unless the session
+# may be that role: never another tenant's, and the pipeline then skips the search)
+_ROLE_AND_SCAN_SETTINGS_SQL = SCAN_SETTINGS_SQL.replace(
+    "SELECT ", "SELECT set_config('role', %(role)s, false),\n       ", 1
+)
+
+
 def vector_parent_records(
     conn: psycopg.Connection[Any],
     names: StoreNames,
@@ -81,9 +88,10 @@ def vector_parent_records(
     fetch = max(4 * k, 40)
     while True:
         with conn.pipeline():
-            if session_role is not None:  # fails unless the session may be this role: never another tenant's
-                conn.execute("SELECT set_config('role', %s, false)", (session_role,))
-            conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
+            if session_role is not None:
+                conn.execute(_ROLE_AND_SCAN_SETTINGS_SQL, {**settings, "fetch": fetch, "role": session_role})
+            else:
+                conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
             cursor = conn.execute(statement, {**params, "fetch": fetch})
         rows = cursor.fetchall()
         fetched = int(rows[0][13]) if rows else 0

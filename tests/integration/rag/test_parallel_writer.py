@@ -15,7 +15,13 @@ import pytest
 from tenant_rag.db import DatabaseError, admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.pipeline import run_update
 from tenant_rag.store.generations import Target, lock_pages, lock_store, register_target, signature_for
-from tenant_rag.store.parallel_writer import WRITERS_ENV, ParallelPageWriter, writers_from_env
+from tenant_rag.store.parallel_writer import (
+    WRITERS_ENV,
+    BatchLimits,
+    ParallelPageWriter,
+    page_bytes,
+    writers_from_env,
+)
 from tenant_rag.store.schema import StoreNames, create_store, store_names
 from tenant_rag.store.writer import replace_pages
 from tests.integration.rag.rag_core_support import (
@@ -87,6 +93,45 @@ def test_two_writers_store_every_batch_like_one_writer(pg_url: str, store: Store
     assert chunks == expected
     writers_used = table_rows(pg_url, "writers", "documents", "DISTINCT xmin::text", generation=1)
     assert len(writers_used) == 8  # one transaction per batch
+
+
+def test_added_pages_close_a_batch_at_whichever_limit_comes_first(pg_url: str, store: StoreNames) -> None:
+    small = [_page(f"s{n:02d}", f"small {n}", 1) for n in range(7)]
+    big = [_page(f"b{n:02d}", "big " * 2000 + str(n), 1) for n in range(5)]  # ~8 kB of text each
+    many = [_page("m00", "many", 6)]
+    limits = BatchLimits(pages=4, chunks=5, bytes=2 * page_bytes(big[0]))
+    batches: list[list[str]] = []
+    with (
+        admin_connection(pg_url) as conn,
+        ParallelPageWriter(
+            conn,
+            store,
+            1,
+            writers=2,
+            connect=_connect(pg_url),
+            on_done=lambda b: batches.append([p.document.page_id for p in b]),
+            limits=limits,
+        ) as writer,
+    ):
+        for page in small + big + many:
+            writer.add(page)
+    assert sorted(batches) == [
+        ["b01", "b02"],  # two big pages reach the bytes limit
+        ["b03", "b04"],
+        ["m00"],  # six chunks: over the chunk limit alone
+        ["s00", "s01", "s02", "s03"],  # four pages
+        ["s04", "s05", "s06", "b00"],
+    ]
+    written = table_rows(pg_url, "writers", "documents", "page_id", generation=1)
+    assert written == sorted((p.document.page_id,) for p in small + big + many)
+
+
+def test_pages_added_before_a_failure_are_not_flushed(pg_url: str, store: StoreNames) -> None:
+    with pytest.raises(RuntimeError, match="caller failed"):
+        with admin_connection(pg_url) as conn, ParallelPageWriter(conn, store, 1, writers=1) as writer:
+            writer.add(_page("pending", "pending", 1))
+            raise RuntimeError("caller failed")
+    assert table_rows(pg_url, "writers", "documents", "page_id", generation=1) == []
 
 
 def test_writers_of_different_pages_do_not_wait_for_each_other(pg_url: str, store: StoreNames) -> None:
