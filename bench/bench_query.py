@@ -335,6 +335,14 @@ def report(figures: dict[str, Any], *, quick: bool) -> dict[str, Any]:
         "rows in one statement (tenant_rag.store.vector_records); measured after VACUUM ANALYZE and CHECKPOINT with no "
         "autovacuum running (steady state); the bare SELECT row is the SQL alone",
     ]
+    after = rounds[-1]
+    drift = ratio(after["floor"]["p95_ms"], figures["before"]["floor"]["p95_ms"])
+    figures["floor_p95_after_vs_before"] = drift
+    notes.append(
+        f"the numpy floor, which no database state touches, had a p95 {drift}x its p95 before the growth in the "
+        f"same process (how much the machine itself changed between the two measurements); A's p95 ratio over "
+        f"that drift = {ratio(figures['a_p95_after_vs_before'], drift)}"
+    )
     if not figures.get("grown_with_vector_index", True):
         notes.append(
             f"the other customers grew {grow}x in rows (heap, btree and GIN indexes) but their HNSW indexes were not "

@@ -127,10 +127,13 @@ def test_added_pages_close_a_batch_at_whichever_limit_comes_first(pg_url: str, s
 
 
 def test_pages_added_before_a_failure_are_not_flushed(pg_url: str, store: StoreNames) -> None:
-    with pytest.raises(RuntimeError, match="caller failed"):
-        with admin_connection(pg_url) as conn, ParallelPageWriter(conn, store, 1, writers=1) as writer:
-            writer.add(_page("pending", "pending", 1))
-            raise RuntimeError("caller failed")
+    with (
+        pytest.raises(RuntimeError, match="caller failed"),
+        admin_connection(pg_url) as conn,
+        ParallelPageWriter(conn, store, 1, writers=1) as writer,
+    ):
+        writer.add(_page("pending", "pending", 1))
+        raise RuntimeError("caller failed")
     assert table_rows(pg_url, "writers", "documents", "page_id", generation=1) == []
 
 

@@ -55,7 +55,12 @@ def test_upsert_reads_its_small_plan_or_derives_it_from_an_older_runs_changes(tm
 
     ref = PageRef(page_id="1", space_key="ENG", rel_path="ENG/a.md", version=2, content_hash="h", meta_hash="m")
     plan = ChangePlan(new=[ref], changed=[ref], unchanged=["3"], deleted=["4"], pages_total=3, indexed_total=2)
-    changes = {"customer_id": "acme", "options": {"dry_run": False}, "target": {"generation": 1}, "plan": plan.to_dict()}
+    changes = {
+        "customer_id": "acme",
+        "options": {"dry_run": False},
+        "target": {"generation": 1},
+        "plan": plan.to_dict(),
+    }
     small = upsert_plan(changes, plan)
     assert small["pages_to_write"] == 2
     assert small["plan"]["new"] == small["plan"]["changed"] == small["plan"]["unchanged"] == []
