@@ -119,17 +119,6 @@ def needs_analyze(target: Target, written: int, deleted: int, indexed_before: in
     return written + deleted >= ANALYZE_SHARE * indexed_before
 
 
-def _read_upsert_plan(staging: Staging) -> dict[str, Any]:
-    """The detect stage's ``upsert_plan.json``; for a run staged before it existed, the same from ``changes.json``."""
-    if staging.upsert_plan.exists() or not staging.changes.exists():
-        return dict(staging.read_json(staging.upsert_plan))
-    changes = staging.read_json(staging.changes)
-    raw = changes.pop("plan")
-    changes["pages_to_write"] = len(raw.get("new", [])) + len(raw.get("changed", []))
-    changes["plan"] = {**raw, "new": [], "changed": [], "unchanged": []}
-    return dict(changes)
-
-
 def upsert_changes(
     config: CustomerConfig,
     customer_dir: Path,
@@ -144,7 +133,7 @@ def upsert_changes(
     """Write the staged pages (``writers`` connections at once, default ``TENANT_RAG_UPSERT_WRITERS``), apply the
     deletions, analyse, and activate a generation this run built."""
     started = time.perf_counter()
-    changes = _read_upsert_plan(staging)
+    changes = staging.read_json(staging.upsert_plan)  # not changes.json: it lists every page
     if changes["options"].get("dry_run") or options.dry_run:
         return {
             "pages_written": 0,

@@ -32,15 +32,18 @@ def generation_exists(conn: psycopg.Connection[Any], names: StoreNames, generati
     return row is not None and row[0] is not None
 
 
+def _indexed_pages_sql(names: StoreNames, generation: int) -> sql.Composed:
+    """The ``IndexedPage`` fields of every document of a generation, in field order."""
+    return sql.SQL("SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {}").format(
+        names.gen_table(generation, "documents")
+    )
+
+
 def indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> dict[str, IndexedPage]:
     """page_id -> what the generation holds for it (empty when the generation has no tables yet)."""
     if not generation_exists(conn, names, generation):
         return {}
-    rows = conn.execute(
-        sql.SQL("SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {}").format(
-            names.gen_table(generation, "documents")
-        )
-    ).fetchall()
+    rows = conn.execute(_indexed_pages_sql(names, generation)).fetchall()
     return {row[0]: IndexedPage(*row) for row in rows}
 
 
@@ -48,10 +51,7 @@ def iter_indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generat
     """``indexed_pages`` as a stream in page_id order (code-point order), a row at a time from the server."""
     if not generation_exists(conn, names, generation):
         return
-    statement = sql.SQL(
-        "SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {} "
-        'ORDER BY page_id COLLATE "C"'
-    ).format(names.gen_table(generation, "documents"))
+    statement = sql.SQL('{} ORDER BY page_id COLLATE "C"').format(_indexed_pages_sql(names, generation))
     for row in conn.cursor().stream(statement):
         yield IndexedPage(*row)
 

@@ -48,10 +48,9 @@ def test_run_options_round_trip() -> None:
     assert RunOptions.from_dict(None) == RunOptions()
 
 
-def test_upsert_reads_its_small_plan_or_derives_it_from_an_older_runs_changes(tmp_path: Path) -> None:
+def test_the_upsert_plan_is_the_change_plan_without_its_page_lists(tmp_path: Path) -> None:
     from tenant_rag.changes import ChangePlan, PageRef
     from tenant_rag.pipeline.detect import upsert_plan
-    from tenant_rag.pipeline.upsert import _read_upsert_plan
 
     ref = PageRef(page_id="1", space_key="ENG", rel_path="ENG/a.md", version=2, content_hash="h", meta_hash="m")
     plan = ChangePlan(new=[ref], changed=[ref], unchanged=["3"], deleted=["4"], pages_total=3, indexed_total=2)
@@ -65,11 +64,8 @@ def test_upsert_reads_its_small_plan_or_derives_it_from_an_older_runs_changes(tm
     assert small["pages_to_write"] == 2
     assert small["plan"]["new"] == small["plan"]["changed"] == small["plan"]["unchanged"] == []
     assert small["plan"]["deleted"] == ["4"] and small["plan"]["indexed_total"] == 2
+    assert small["options"] == changes["options"] and small["target"] == changes["target"]
     assert "plan" in changes and changes["plan"]["new"]  # the chunk stage's copy keeps its pages
-
-    older = staging_for(tmp_path / "acme", "before-upsert-plan")  # staged by a version without upsert_plan.json
-    older.write_json(older.changes, changes)
-    assert _read_upsert_plan(older) == small
-    newer = staging_for(tmp_path / "acme", "with-upsert-plan")
-    newer.write_json(newer.upsert_plan, small)
-    assert _read_upsert_plan(newer) == small
+    staging = staging_for(tmp_path / "acme", new_run_id())
+    staging.write_json(staging.upsert_plan, small)
+    assert staging.read_json(staging.upsert_plan) == small
