@@ -118,15 +118,16 @@ def vector_parents(
     where, params = _space_filter(space_keys)
     vector = np.asarray(query_vector, dtype=np.float32)
     fetch = max(4 * k, 40)
-    statement = sql.SQL("SELECT parent_id, embedding <=> %b AS distance FROM {}{} ORDER BY distance LIMIT %s").format(
-        chunks, where
-    )
     settings = scan_settings(names, generation, space_keys, local=True)
     best: dict[str, float] = {}
     while True:
+        # the row count is a literal so that a prepared statement keeps one generic plan (see vector_records)
+        statement = sql.SQL(
+            "SELECT parent_id, embedding <=> %b AS distance FROM {}{} ORDER BY distance LIMIT {}"
+        ).format(chunks, where, sql.Literal(int(fetch)))
         with conn.pipeline():
             conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
-            cursor = conn.execute(statement, (vector, *params, fetch))
+            cursor = conn.execute(statement, (vector, *params))
         rows = cursor.fetchall()
         best = {}
         for parent_id, distance in rows:
