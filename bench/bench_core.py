@@ -5,7 +5,7 @@
 The corpus (``../shared/data/corpora/<name>/files/pages`` or ``.../files``, one folder per space) is copied to a
 temp folder and indexed into a fresh database with the offline embedder: a full build, an unchanged re-run (must
 embed and write nothing), then an update after editing one page. Query latency is measured per mode through
-``CustomerQueryManager`` (the gateway pool, ``SET LOCAL ROLE``, history insert included), top 5, with page
+``CustomerQueryManager`` (the tenant's own pool, ``SET LOCAL ROLE``, history insert included), top 5, with page
 titles of the corpus as questions.
 """
 
@@ -132,7 +132,7 @@ def main() -> None:
         notes=[
             f"{size_mb:.1f} MB of Markdown; offline embedder wordllama-l2-256; PostgreSQL {versions['postgres']}, "
             f"pgvector {versions['pgvector']}; build stage durations {build['durations_s']}",
-            "query latency includes the gateway pool, SET LOCAL ROLE, metadata read, embedding and history insert",
+            "query latency includes the tenant pool, SET LOCAL ROLE, metadata read, embedding and history insert",
         ],
     )
 

@@ -6,7 +6,7 @@ Builds the pages of ``bench/data/retrieval_eval/pages.md`` into a fresh database
 every question of ``questions.json`` through ``CustomerQueryManager`` (top 10) in each mode and reports Recall@5
 (share of a question's relevant pages found in the top 5, averaged) and MRR@10 (reciprocal rank of the first
 relevant page, 0 beyond rank 10). ``--grid`` also scores hybrid for several RRF constants and candidate depths
-(the numbers the defaults in ``tenant_rag.store.search`` were chosen from).
+(the numbers the defaults in ``tenant_rag.store.hybrid_search`` were chosen from).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from bench.common import fresh_database, print_machine, write_result
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import close_pools, query_pool, set_local_role
+from tenant_rag.db import close_pools, set_local_role, tenant_pool
 from tenant_rag.documents import render_page
 from tenant_rag.pipeline import run_update
 from tenant_rag.query import CustomerQueryManager, shared_embedder
-from tenant_rag.store import search
+from tenant_rag.store import hybrid_search
 from tenant_rag.store.generations import signature_for
 from tenant_rag.store.schema import store_names
 
@@ -79,9 +79,9 @@ def grid(url: str, config: CustomerConfig, questions: list[dict]) -> list[list]:
 
             def rank(question: str, rrf_k: int = rrf_k, depth: int = depth) -> list[str]:
                 vector = embedder.embed_query(question)
-                with query_pool(url).connection() as conn, conn.transaction():
+                with tenant_pool(url, names.role).connection() as conn, conn.transaction():
                     set_local_role(conn, names.role)
-                    hits = search.hybrid_parents(
+                    hits = hybrid_search.hybrid_parents(
                         conn, names, 1, question, vector, tsconfig, 10, depth=depth, rrf_k=rrf_k
                     )
                 return [hit.parent_id.split("#", 1)[0] for hit in hits]
@@ -118,7 +118,7 @@ def main() -> None:
     rows = [[mode, results[mode]["recall@5"], results[mode]["mrr@10"]] for mode in MODES]
     notes = [
         f"{pages} pages, {len(questions)} questions (bench/data/retrieval_eval), offline embedder wordllama-l2-256",
-        f"hybrid = RRF with k={search.RRF_K} over {search.HYBRID_DEPTH} candidate parents per ranking",
+        f"hybrid = RRF with k={hybrid_search.RRF_K} over {hybrid_search.HYBRID_DEPTH} candidate parents per ranking",
         "tuning record: the first lexical scoring (ts_rank_cd over an OR of the question's lexemes, +1 when all "
         "matched) gave lexical 0.905 / 0.804 and hybrid 0.976 / 0.837, worse than vector alone; it was replaced "
         "by idf-weighted term matching (BM25 idf, binary tf). RRF k and depth barely matter on this set (--grid)",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs once, on the first start of the pgvector/pgvector container (docker-entrypoint-initdb.d).
 # Two databases with their own owners: Airflow's metadata and the tenant vector store. The vector-store owner
-# may create roles (one read-only role per customer, plus the query gateway role tenant_rag_query, whose password
-# the code sets from TENANT_RAG_QUERY_PASSWORD) but is not a superuser.
+# may create roles (one login reader role per customer, whose password the code derives from
+# TENANT_RAG_TENANT_ROLE_SECRET) but is not a superuser.
 set -euo pipefail
 
 : "${AIRFLOW_DB_USER:?}" "${AIRFLOW_DB_PASSWORD:?}" "${AIRFLOW_DB_NAME:?}"

@@ -91,6 +91,27 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset_role_passwords(args: argparse.Namespace) -> int:
+    """After rotating ``TENANT_RAG_TENANT_ROLE_SECRET``: each indexed customer's role gets its new password."""
+    from tenant_rag.manager import CustomerRAGManager
+    from tenant_rag.query import IndexNotReadyError
+
+    manager = _manager(args)
+    ids = args.customer_ids or manager.list_ids()
+    failed = 0
+    for customer_id in ids:
+        try:
+            config = manager.load(customer_id)
+            rag = CustomerRAGManager(config, customer_dir=manager.paths(customer_id).root)
+            print(f"{customer_id}: {'password reset' if rag.reset_role_password() else 'no secret set, login only'}")
+        except IndexNotReadyError as exc:
+            print(f"{customer_id}: skipped ({exc})")
+        except TenantRagError as exc:
+            failed += 1
+            print(f"{customer_id}: error: {exc}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from tenant_rag import embedded_pg
 
@@ -148,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("--confirm", help="repeat the customer id to confirm")
     delete.add_argument("--keep-index", action="store_true", help="remove files only, keep the database store")
     delete.set_defaults(func=cmd_delete)
+    reset = csub.add_parser(
+        "reset-role-passwords",
+        help="after rotating TENANT_RAG_TENANT_ROLE_SECRET: set each tenant role's password from the new secret",
+    )
+    reset.add_argument("customer_ids", nargs="*", help="only these customers (default: all)")
+    reset.set_defaults(func=cmd_reset_role_passwords)
 
     db = sub.add_parser("db", help="the embedded PostgreSQL + pgvector server")
     db.add_argument("action", choices=["start", "stop", "url"])

@@ -1,8 +1,8 @@
 """Shared connection pools (psycopg_pool), one per database URL, with pgvector types registered.
 
-Two kinds of pool exist per database: the *admin* pool (the configured URL; writes, DDL) and the *query* pool,
-connected as the gateway role ``tenant_rag_query`` that owns no privileges of its own and can only act through
-``SET LOCAL ROLE <tenant role>``. Pool connections are in autocommit mode: every unit of work opens an explicit
+Two kinds of pool exist per database: the *admin* pool (the configured URL; writes, DDL) and one *tenant* pool per
+customer, logged in as that customer's own role (``tenant_pool``), which is all the query path uses. No login holds
+more than one tenant's role. Pool connections are in autocommit mode: every unit of work opens an explicit
 ``conn.transaction()``. ``close_pools()`` closes everything (also registered with ``atexit``).
 """
 
@@ -30,9 +30,6 @@ from tenant_rag.errors import TenantRagError
 
 log = logging.getLogger(__name__)
 
-GATEWAY_ROLE = "tenant_rag_query"
-GATEWAY_PASSWORD_ENV = "TENANT_RAG_QUERY_PASSWORD"
-QUERY_URL_ENV = "TENANT_RAG_QUERY_DATABASE_URL"
 POOL_MAX_ENV = "TENANT_RAG_POOL_MAX_SIZE"
 #: secret from which each tenant role's login password is derived (HMAC); unset on a trust/peer socket
 TENANT_SECRET_ENV = "TENANT_RAG_TENANT_ROLE_SECRET"
@@ -57,21 +54,6 @@ def redact(url: str) -> str:
         return url
     netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
     return urlunparse(parsed._replace(netloc=netloc))
-
-
-def gateway_url(admin_url: str) -> str:
-    """The admin URL with the user swapped for the gateway role (``TENANT_RAG_QUERY_DATABASE_URL`` overrides).
-
-    The password comes from ``TENANT_RAG_QUERY_PASSWORD`` (none on a trust/peer socket such as the embedded server).
-    """
-    override = os.environ.get(QUERY_URL_ENV)
-    if override:
-        return override
-    parsed = urlparse(admin_url)
-    password = os.environ.get(GATEWAY_PASSWORD_ENV)
-    auth = GATEWAY_ROLE + (f":{quote(password, safe='')}" if password else "")
-    host = parsed.netloc.rsplit("@", 1)[-1]
-    return urlunparse(parsed._replace(netloc=f"{auth}@{host}"))
 
 
 def tenant_password(role: str) -> str | None:
@@ -191,29 +173,6 @@ def admin_pool(database_url: str) -> ConnectionPool[Any]:
     return _get_pool(database_url, "admin")
 
 
-def query_pool(database_url: str) -> ConnectionPool[Any]:
-    """The one pool every customer's queries share, connected as the gateway role.
-
-    The first use per database makes sure the gateway role exists (through the admin URL, when it may).
-    """
-    url = gateway_url(database_url)
-    with _lock:
-        known = (url, "query") in _pools
-    if not known:
-        _ensure_gateway(database_url)
-    return _get_pool(url, "query")
-
-
-def _ensure_gateway(database_url: str) -> None:
-    from tenant_rag.store.schema import ensure_gateway_role
-
-    try:
-        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-            ensure_gateway_role(conn)
-    except psycopg.Error as exc:
-        log.debug("could not ensure the gateway role through the admin URL: %s", exc)
-
-
 @contextmanager
 def admin_connection(
     database_url: str, *, customer_id: str = "", action: str = ""
@@ -261,10 +220,16 @@ def ensure_vector_types(conn: psycopg.Connection[Any], *, create: bool = False) 
     register_vector(conn)
 
 
+def _same_database(url: str, other: str) -> bool:
+    """Whether two URLs reach the same database (whoever they log in as)."""
+    a, b = urlparse(url), urlparse(other)
+    return (a.netloc.rsplit("@", 1)[-1], a.path, a.query) == (b.netloc.rsplit("@", 1)[-1], b.path, b.query)
+
+
 def close_pools(database_url: str | None = None) -> None:
-    """Close the pools of ``database_url`` (admin and query), or every pool when None."""
+    """Close the pools of ``database_url`` (admin and every tenant's), or every pool when None."""
     with _lock:
-        keys = [key for key in _pools if database_url is None or key[0] in (database_url, gateway_url(database_url))]
+        keys = [key for key in _pools if database_url is None or _same_database(key[0], database_url)]
         pools = [_pools.pop(key) for key in keys]
     for pool in pools:
         try:

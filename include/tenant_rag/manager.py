@@ -21,12 +21,12 @@ from tenant_rag.dsn import resolve_database_url
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.index_cache import cache_path
 from tenant_rag.pipeline import RunOptions, new_run_id, run_update
-from tenant_rag.query import CustomerQueryManager, QueryResult
+from tenant_rag.query import CustomerQueryManager, IndexNotReadyError, QueryResult
 from tenant_rag.retriever import TenantRetriever
 from tenant_rag.state import CustomerState, RAGStatus, StageProgress, append_run, load_state, update_state
 from tenant_rag.store.generations import active_of, list_generations
 from tenant_rag.store.reader import generation_counts
-from tenant_rag.store.schema import drop_store, store_names
+from tenant_rag.store.schema import drop_store, schema_exists, set_login_password, store_names
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +234,16 @@ class CustomerRAGManager:
             "last_index_time": state.last_index_time.isoformat() if state and state.last_index_time else None,
             "last_error": state.last_error if state else None,
         }
+
+    def reset_role_password(self) -> bool:
+        """Set the tenant role's login password from the current ``TENANT_RAG_TENANT_ROLE_SECRET`` (after a
+        rotation); False when no secret is set. The role must exist (the customer has been indexed)."""
+        with admin_connection(
+            self.database_url, customer_id=self.config.customer_id, action="resetting the role password"
+        ) as conn:
+            if not schema_exists(conn, self.names):
+                raise IndexNotReadyError(f"customer {self.config.customer_id!r} has no index yet: nothing to reset")
+            return set_login_password(conn, self.names)
 
     def cleanup_index(self) -> dict[str, Any]:
         """Drop the customer's schema (every generation, the history) and its role; remove the index cache."""

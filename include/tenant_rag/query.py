@@ -28,8 +28,10 @@ from tenant_rag.db import DatabaseError, ensure_vector_types, set_local, set_loc
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.store.generations import Generation, Signature
+from tenant_rag.store.hybrid_search import hybrid_parents
+from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.schema import StoreError, StoreNames, store_names
-from tenant_rag.store.search import Hit, ParentRecord, hybrid_parents, lexical_parents, with_records
+from tenant_rag.store.search import Hit, ParentRecord, with_records
 from tenant_rag.store.vector_records import vector_parent_records
 
 MODES = ("vector", "lexical", "hybrid")

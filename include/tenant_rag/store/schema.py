@@ -2,16 +2,16 @@
 
 Per customer: a schema named ``config.collection_name`` holding ``index_meta`` (the generations of the index),
 ``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``.
-A NOLOGIN role ``tenant_role_name(collection)`` may use that schema and read its tables (and write its query
-history) and nothing else; the LOGIN gateway role ``tenant_rag_query`` (NOINHERIT, no privileges of its own) is a
-member of every tenant role and reaches a schema only through ``SET LOCAL ROLE``. Roles are cluster-wide, so
-creating them is idempotent and dropping one tolerates privileges it still holds in other databases.
+A role ``tenant_role_name(collection)`` may use that schema and read its tables (and write its query history) and
+nothing else. The query path logs in as that role itself, so no login can reach two tenants; the shared gateway
+role ``tenant_rag_query`` of earlier versions (a member of every tenant role) is dropped. Roles are
+cluster-wide, so creating them is idempotent and dropping one tolerates privileges it still holds in other
+databases.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import GATEWAY_PASSWORD_ENV, GATEWAY_ROLE, bulk_build_settings, tenant_password
+from tenant_rag.db import bulk_build_settings, tenant_password
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 GENERATION_KINDS = ("documents", "parents", "chunks")
+RETIRED_GATEWAY_ROLE = "tenant_rag_query"
 
 
 class StoreError(TenantRagError):
@@ -65,7 +66,7 @@ def store_names(config: CustomerConfig) -> StoreNames:
     schema = config.collection_name
     role = tenant_role_name(schema)
     for what, name in (("collection name", schema), ("tenant role", role)):
-        if not _IDENTIFIER.match(name) or name in ("public", GATEWAY_ROLE) or name.startswith("pg_"):
+        if not _IDENTIFIER.match(name) or name in ("public", RETIRED_GATEWAY_ROLE) or name.startswith("pg_"):
             raise StoreError(f"customer {config.customer_id!r}: {what} {name!r} is not a usable identifier")
     return StoreNames(customer_id=config.customer_id, schema=schema, role=role)
 
@@ -84,26 +85,37 @@ def _create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composab
         log.debug("role %s already exists", role)
 
 
-def ensure_gateway_role(conn: psycopg.Connection[Any]) -> None:
-    """The shared LOGIN role of the query path: NOINHERIT, no privileges of its own, password from the env."""
-    _create_role(conn, GATEWAY_ROLE, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
-    password = os.environ.get(GATEWAY_PASSWORD_ENV)
+def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
+    """Drop the shared query login of earlier versions: a member of every tenant role, so its one password opened
+    every store. Nothing uses it any more; a role still holding privileges elsewhere is kept and logged."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RETIRED_GATEWAY_ROLE,)).fetchone() is None:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(RETIRED_GATEWAY_ROLE)))
+        log.info("dropped the retired query gateway role %s", RETIRED_GATEWAY_ROLE)
+    except (pg_errors.DependentObjectsStillExist, pg_errors.InsufficientPrivilege) as exc:
+        log.warning("could not drop the retired gateway role %s: %s", RETIRED_GATEWAY_ROLE, str(exc).strip())
+
+
+def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
+    """Let the tenant role log in (the query path logs in as it; a role created by an older version was NOLOGIN)
+    with the password derived from ``TENANT_RAG_TENANT_ROLE_SECRET``; False when no secret is set (trust socket)."""
+    password = tenant_password(names.role)
+    login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(names.role))
     if password:
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(GATEWAY_ROLE), sql.Literal(password)))
+        login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+    conn.execute(login)
+    return password is not None
 
 
 def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin)."""
     schema = sql.Identifier(names.schema)
     role = sql.Identifier(names.role)
-    ensure_gateway_role(conn)
+    retire_gateway_role(conn)
     _create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
-    # the query path logs in as this role itself (a role created by an older version was NOLOGIN)
-    password = tenant_password(names.role)
-    login = sql.SQL("ALTER ROLE {} LOGIN").format(role)
-    if password:
-        login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
-    conn.execute(login)
+    set_login_password(conn, names)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
@@ -138,7 +150,6 @@ def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
                 " page_ids text[] NOT NULL)"
             ).format(names.history)
         )
-        conn.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(GATEWAY_ROLE)))
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
         grant_reader(conn, names)
         conn.execute(sql.SQL("GRANT INSERT, DELETE ON {} TO {}").format(names.history, role))

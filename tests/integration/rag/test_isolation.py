@@ -13,12 +13,12 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import GATEWAY_ROLE, ensure_vector_types, gateway_url, query_pool, set_local_role, tenant_pool
+from tenant_rag.db import ensure_vector_types, set_local_role, tenant_pool, tenant_url
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
-from tenant_rag.store.schema import StoreError, store_names
-from tenant_rag.store.search import lexical_parents
+from tenant_rag.store.lexical_search import lexical_parents
+from tenant_rag.store.schema import RETIRED_GATEWAY_ROLE, StoreError, create_store, store_names
 from tenant_rag.store.vector_records import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
@@ -110,7 +110,7 @@ def test_tenant_role_cannot_read_or_change_another_schema(two_customers, pg_url:
     gen = live_generation(pg_url, "garden-co")
     other = sql.Identifier(schema_of("garden-co"), f"g{gen}_chunks")
     own = sql.Identifier(schema_of("kafka-co"), f"g{live_generation(pg_url, 'kafka-co')}_chunks")
-    with query_pool(pg_url).connection() as conn:
+    with tenant_pool(pg_url, kafka.names.role).connection() as conn:
         for statement in (
             sql.SQL("SELECT text FROM {}").format(other),
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema_of("garden-co"), "query_history")),
@@ -130,27 +130,40 @@ def test_wrong_sql_built_by_the_application_is_refused_by_the_database(two_custo
     """Search code pointed at customer B's schema while running as customer A's role."""
     kafka, garden = two_customers
     gen = live_generation(pg_url, "garden-co")
-    with query_pool(pg_url).connection() as conn:
+    with tenant_pool(pg_url, kafka.names.role).connection() as conn:
         with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
             set_local_role(conn, kafka.names.role)
             lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
-        with conn.transaction():
-            set_local_role(conn, garden.names.role)
-            assert lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
+        with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+            set_local_role(conn, garden.names.role)  # nor can it take B's role
+    with tenant_pool(pg_url, garden.names.role).connection() as conn, conn.transaction():
+        set_local_role(conn, garden.names.role)
+        assert lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
 
 
-def test_gateway_without_a_tenant_role_reads_nothing(two_customers, pg_url: str) -> None:
-    with psycopg.connect(gateway_url(pg_url), autocommit=True) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == (GATEWAY_ROLE,)
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema_of("kafka-co"), "index_meta")))
-        attrs = conn.execute(
-            "SELECT rolsuper, rolinherit, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+def test_the_shared_gateway_role_of_earlier_versions_is_dropped(two_customers, pg_url: str) -> None:
+    """A database set up by an earlier version has a login that is a member of every tenant role (one password
+    for every store); creating or updating any store removes it."""
+    kafka, garden = two_customers
+    gateway = sql.Identifier(RETIRED_GATEWAY_ROLE)
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(gateway))
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOINHERIT").format(gateway))
+        for role in (kafka.names.role, garden.names.role):
+            admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), gateway))
+        create_store(admin, kafka.names)
+        remaining = admin.execute(
+            "SELECT count(*) FROM pg_roles WHERE rolname = %s", (RETIRED_GATEWAY_ROLE,)
         ).fetchone()
-    assert attrs == (False, False, False, False)
+        members = admin.execute(
+            "SELECT count(*) FROM pg_auth_members am JOIN pg_roles r ON r.oid = am.roleid WHERE r.rolname = ANY(%s)",
+            ([kafka.names.role, garden.names.role],),
+        ).fetchone()
+    assert remaining == (0,) and members == (0,)
+    assert kafka.query("kafka", top_k=1).documents  # the store itself is untouched
 
 
-def test_a_session_of_tenant_a_cannot_become_b_or_the_gateway(two_customers, pg_url: str) -> None:
+def test_a_session_of_tenant_a_cannot_become_b(two_customers, pg_url: str) -> None:
     """A login that holds only customer A's role (what a leaked tenant credential would be)."""
     kafka, garden = two_customers
     probe = "probe_kafka_only"
@@ -159,10 +172,10 @@ def test_a_session_of_tenant_a_cannot_become_b_or_the_gateway(two_customers, pg_
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(probe)))
         admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(kafka.names.role), sql.Identifier(probe)))
     try:
-        probe_url = gateway_url(pg_url).replace(GATEWAY_ROLE, probe, 1)
+        probe_url = tenant_url(pg_url, probe)
         with psycopg.connect(probe_url, autocommit=True) as conn:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(kafka.names.role)))
-            for target in (garden.names.role, GATEWAY_ROLE, "postgres"):
+            for target in (garden.names.role, "postgres"):
                 with pytest.raises(pg_errors.InsufficientPrivilege):
                     conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(target)))
             with pytest.raises(pg_errors.InsufficientPrivilege):
@@ -182,7 +195,7 @@ def test_tenant_roles_are_not_members_of_each_other(two_customers, pg_url: str) 
             ([kafka.names.role, garden.names.role],),
         ).fetchall()
         login = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (kafka.names.role,)).fetchone()
-    assert {member for _, member in rows} == {GATEWAY_ROLE}
+    assert rows == []  # no role, and so no login, holds two tenants' roles
     assert login == (True,)  # the query path logs in as the tenant role itself
     assert kafka.names.role == tenant_role_name(kafka.config.collection_name)
 
@@ -194,7 +207,7 @@ def test_the_query_path_session_is_the_tenant_role_and_cannot_leave_it(two_custo
         assert conn.execute("SELECT session_user, current_user").fetchone() == (kafka.names.role, kafka.names.role)
         for escape in (
             sql.SQL("SET ROLE {}").format(sql.Identifier(garden.names.role)),
-            sql.SQL("SET ROLE {}").format(sql.Identifier(GATEWAY_ROLE)),
+            sql.SQL("SET ROLE postgres"),
             sql.SQL("SET SESSION AUTHORIZATION {}").format(sql.Identifier(garden.names.role)),
         ):
             with pytest.raises(pg_errors.InsufficientPrivilege):
@@ -259,3 +272,48 @@ def test_dropping_a_role_that_still_has_privileges_elsewhere_keeps_it(
         with psycopg.connect(pg_server_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(other_db)))
     assert kafka.cleanup_index()["role_dropped"] is True  # once the other database is gone
+
+
+def test_rotating_the_tenant_role_secret_resets_each_role_password(
+    two_customers, pg_url: str, customers_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``customers reset-role-passwords`` after a new ``TENANT_RAG_TENANT_ROLE_SECRET``: every indexed customer's
+    role gets the password derived from it (each its own); a customer not indexed yet is skipped, not an error."""
+    from tenant_rag.cli import main
+    from tenant_rag.db import tenant_password
+
+    kafka, garden = two_customers
+    make_customer(customers_dir, make_config("new-co"))
+    roles = [kafka.names.role, garden.names.role]
+
+    def verifiers() -> list[str | None]:
+        with psycopg.connect(pg_url) as conn:
+            rows = dict(conn.execute("SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY(%s)", (roles,)))
+        return [rows[role] for role in roles]
+
+    before = verifiers()
+    monkeypatch.setenv("TENANT_RAG_TENANT_ROLE_SECRET", "rotated-secret")
+    assert main(["--customers-dir", str(customers_dir), "customers", "reset-role-passwords"]) == 0
+    out = capsys.readouterr().out
+    assert "kafka-co: password reset" in out and "garden-co: password reset" in out and "new-co: skipped" in out
+    after = verifiers()
+    assert after != before and all(v and v.startswith("SCRAM-SHA-256$") for v in after) and after[0] != after[1]
+    for role, verifier in zip(roles, after, strict=True):  # each verifier is of the password derived for it
+        assert _scram_matches(verifier, tenant_password(role) or "")
+
+
+def _scram_matches(verifier: str, password: str) -> bool:
+    """Whether a ``SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`` verifier is of ``password``."""
+    import base64
+    import hashlib
+    import hmac
+
+    _, params, keys = verifier.split("$")
+    iterations, salt = params.split(":")
+    stored_key, server_key = (base64.b64decode(part) for part in keys.split(":"))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return (hashlib.sha256(client_key).digest(), hmac.new(salted, b"Server Key", hashlib.sha256).digest()) == (
+        stored_key,
+        server_key,
+    )

@@ -11,10 +11,10 @@ from langchain_core.documents import Document
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from tenant_rag.db import query_pool, set_local_role, tenant_pool
+from tenant_rag.db import set_local_role, tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
-from tenant_rag.store.search import lexical_parents
+from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.vector_records import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     make_config,
@@ -216,7 +216,7 @@ def test_lexical_ranking_equals_scoring_every_matching_chunk(pg_url: str, manage
         if score:
             best[parent_id] = max(best.get(parent_id, 0.0), score)
     expected = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:5]
-    with query_pool(pg_url).connection() as conn, conn.transaction():
+    with tenant_pool(pg_url, names.role).connection() as conn, conn.transaction():
         set_local_role(conn, names.role)
         hits = lexical_parents(conn, names, generation, question, "english", 5)
     assert [hit.parent_id for hit in hits] == [pid for pid, _ in expected]

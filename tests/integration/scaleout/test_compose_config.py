@@ -123,7 +123,7 @@ def test_env_names_match_the_code(compose: dict[str, Any], monkeypatch: pytest.M
     assert str(paths.data_dir()) == env["TENANT_RAG_DATA_DIR"]
     assert str(paths.run_dir()) == env["TENANT_RAG_RUN_DIR"]
     assert str(paths.project_root()) == env["TENANT_RAG_HOME"]
-    assert db.GATEWAY_PASSWORD_ENV in env
+    assert db.TENANT_SECRET_ENV in env and "TENANT_RAG_QUERY_PASSWORD" not in env  # no shared query login
     from tenant_rag.store.parallel_writer import WRITERS_ENV, writers_from_env
 
     assert WRITERS_ENV in env and writers_from_env() == int(env[WRITERS_ENV])

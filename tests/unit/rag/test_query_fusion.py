@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tenant_rag.store.search import Hit, rrf_fuse
+from tenant_rag.store.hybrid_search import rrf_fuse
+from tenant_rag.store.search import Hit
 
 
 def _hits(ids: list[str]) -> list[Hit]:
