@@ -98,6 +98,26 @@ def fresh_database(name: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
+@contextlib.contextmanager
+def copied_database(source_url: str, name: str) -> Iterator[str]:
+    """A file-level copy of the database at ``source_url`` (``CREATE DATABASE ... TEMPLATE``; nobody may be
+    connected to the source meanwhile), dropped afterwards; yields its URL."""
+    import psycopg
+    from psycopg import sql
+
+    server = bench_server_url()
+    dbname = f"bench_{name}_{os.getpid()}"
+    source = urlparse(source_url).path.lstrip("/")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(dbname), sql.Identifier(source)))
+    try:
+        yield with_database(server, dbname)
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
 def server_versions(url: str) -> dict[str, str]:
     import psycopg
 

@@ -155,8 +155,9 @@ def draw_plots() -> list[Path]:
     if query and "latencies_ms" in query["figures"]["before"]:
         figures = query["figures"]
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        curves = [("others at 1x", figures["before"])]
-        curves += [(f"others at {figures['grow_factor']}x", figures["after"])]
+        curves = [("others at 1x, before the growth", figures["before"])]
+        curves += [("others at 1x, side by side", figures["control"])] if "control" in figures else []
+        curves += [(f"others at {figures['grow_factor']}x, side by side", figures["after"])]
         for label, result in curves:
             values = sorted(result["latencies_ms"])
             ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=label)
