@@ -76,9 +76,9 @@ def vector_parent_records(
     below the rows fetched); with one, ``relaxed_order`` keeps it going past filtered-out rows.
 
     The row counts are literals, not parameters: with ``LIMIT $n`` the planner's generic plan assumes a tenth of
-    the table and loses to a custom plan, so every query was planned again (a quarter of its time at 10k chunks);
-    with literals the server keeps one generic plan per prepared statement (psycopg prepares a statement after a
-    few executions on a connection), and each fetch size is its own statement.
+    the table and loses to a custom plan, so every query was planned again; with literals the server keeps one
+    generic plan per prepared statement (psycopg prepares a statement after a few executions on a connection),
+    and each fetch size is its own statement.
     """
     where = sql.SQL(" WHERE space_key = ANY(%(spaces)s)") if space_keys else sql.SQL("")
     settings = scan_settings(names, generation, space_keys, local=session_role is None)

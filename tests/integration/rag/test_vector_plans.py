@@ -37,7 +37,7 @@ def _pages(rng: np.random.Generator) -> list[PageRows]:
 
 def test_repeated_vector_searches_reuse_one_generic_plan(pg_url: str) -> None:
     """With ``LIMIT $n`` the planner's generic plan assumed a tenth of the table, lost to a custom plan, and every
-    query on a 10k-chunk store was planned again (a quarter of its time). The row counts are literals now.
+    query on a 10k-chunk store was planned again. The row counts are literals now.
 
     psycopg prepares a statement on its 6th execution and the server plans the first 5 executions of a prepared
     statement as custom plans; every later execution must reuse the generic plan, with the same answers."""
