@@ -1,4 +1,4 @@
-"""``CustomerRAGManager``: build, update, query, describe and drop one customer's index; ``RAGFactory`` caches them.
+"""``CustomerRAGManager``: build, update, query, describe and drop one customer's index (``rag_factory`` caches them).
 
 Every build/update records its outcome in the customer's ``state.json`` (building -> ready / failed, counts, model,
 last run stats, last error). A failed run leaves the previous generation live, so the customer stays queryable.
@@ -7,13 +7,11 @@ last run stats, last error). A failed run leaves the previous generation live, s
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection
@@ -26,11 +24,11 @@ from tenant_rag.retriever import TenantRetriever
 from tenant_rag.state import CustomerState, RAGStatus, StageProgress, append_run, load_state, update_state
 from tenant_rag.store.generations import active_of, list_generations
 from tenant_rag.store.reader import generation_counts
-from tenant_rag.store.schema import drop_store, schema_exists, set_login_password, store_names
+from tenant_rag.store.roles import set_login_password
+from tenant_rag.store.schema import drop_store, schema_exists, store_names
 
 log = logging.getLogger(__name__)
 
-MAX_MANAGERS_ENV = "TENANT_RAG_MAX_MANAGERS"
 PROGRESS_EVERY_S = 2.0
 
 
@@ -299,59 +297,3 @@ def _query_manager(database_url: str) -> CustomerQueryManager:
         if manager is None:
             manager = _query_managers[database_url] = CustomerQueryManager(database_url)
         return manager
-
-
-class RAGFactory:
-    """Lazily built managers, at most ``TENANT_RAG_MAX_MANAGERS`` (default 64) kept, least recently used evicted."""
-
-    _managers: ClassVar[OrderedDict[str, CustomerRAGManager]] = OrderedDict()
-    _lock = threading.Lock()
-
-    @classmethod
-    def max_size(cls) -> int:
-        try:
-            return max(1, int(os.environ.get(MAX_MANAGERS_ENV, "64")))
-        except ValueError:
-            return 64
-
-    @classmethod
-    def get_rag_manager(
-        cls,
-        config: CustomerConfig,
-        *,
-        customer_dir: Path | None = None,
-        database_url: str | None = None,
-        embedder: Embedder | None = None,
-    ) -> CustomerRAGManager:
-        if customer_dir is None:
-            from tenant_rag.customers import CustomerManager
-
-            customer_dir = CustomerManager().paths(config.customer_id).root
-        with cls._lock:
-            manager = cls._managers.get(config.customer_id)
-            fresh = (
-                manager is not None
-                and manager.config == config
-                and manager.customer_dir == Path(customer_dir)
-                and (database_url is None or manager._database_url == database_url)
-                and (embedder is None or manager.embedder is embedder)
-            )
-            if manager is None or not fresh:
-                manager = CustomerRAGManager(
-                    config, customer_dir=Path(customer_dir), database_url=database_url, embedder=embedder
-                )
-                cls._managers[config.customer_id] = manager
-            cls._managers.move_to_end(config.customer_id)
-            while len(cls._managers) > cls.max_size():
-                cls._managers.popitem(last=False)
-            return manager
-
-    @classmethod
-    def clear(cls) -> None:
-        with cls._lock:
-            cls._managers.clear()
-
-    @classmethod
-    def cached_ids(cls) -> list[str]:
-        with cls._lock:
-            return list(cls._managers)

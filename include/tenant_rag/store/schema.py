@@ -1,35 +1,35 @@
-"""DDL of a customer's store and the roles that make the database enforce isolation.
+"""DDL of a customer's store, and the grants that make the database enforce isolation.
 
 Per customer: a schema named ``config.collection_name`` holding ``index_meta`` (the generations of the index),
 ``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``.
 A role ``tenant_role_name(collection)`` may use that schema and read its tables (and write its query history) and
-nothing else. The query path logs in as that role itself, so no login can reach two tenants; the shared gateway
-role ``tenant_rag_query`` of earlier versions (a member of every tenant role) is dropped. Roles are
-cluster-wide, so creating them is idempotent and dropping one tolerates privileges it still holds in other
-databases.
+nothing else. The query path logs in as that role itself, so no login can reach two tenants (the roles
+themselves: ``tenant_rag.store.roles``).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import bulk_build_settings, tenant_password
+from tenant_rag.db import bulk_build_settings
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
-
-log = logging.getLogger(__name__)
+from tenant_rag.store.roles import (
+    RETIRED_GATEWAY_ROLE,
+    create_role,
+    drop_role,
+    retire_gateway_role,
+    set_login_password,
+)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 GENERATION_KINDS = ("documents", "parents", "chunks")
-RETIRED_GATEWAY_ROLE = "tenant_rag_query"
 
 
 class StoreError(TenantRagError):
@@ -76,45 +76,12 @@ def schema_exists(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
     return row is not None and row[0] is not None
 
 
-def _create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composable) -> None:
-    """CREATE ROLE that treats a role created before (or concurrently, by another process) as success."""
-    try:
-        with conn.transaction():
-            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(role)) + options)
-    except (pg_errors.DuplicateObject, pg_errors.UniqueViolation):
-        log.debug("role %s already exists", role)
-
-
-def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
-    """Drop the shared query login of earlier versions: a member of every tenant role, so its one password opened
-    every store. Nothing uses it any more; a role still holding privileges elsewhere is kept and logged."""
-    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RETIRED_GATEWAY_ROLE,)).fetchone() is None:
-        return
-    try:
-        with conn.transaction():
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(RETIRED_GATEWAY_ROLE)))
-        log.info("dropped the retired query gateway role %s", RETIRED_GATEWAY_ROLE)
-    except (pg_errors.DependentObjectsStillExist, pg_errors.InsufficientPrivilege) as exc:
-        log.warning("could not drop the retired gateway role %s: %s", RETIRED_GATEWAY_ROLE, str(exc).strip())
-
-
-def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
-    """Let the tenant role log in (the query path logs in as it; a role created by an older version was NOLOGIN)
-    with the password derived from ``TENANT_RAG_TENANT_ROLE_SECRET``; False when no secret is set (trust socket)."""
-    password = tenant_password(names.role)
-    login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(names.role))
-    if password:
-        login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
-    conn.execute(login)
-    return password is not None
-
-
 def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin)."""
     schema = sql.Identifier(names.schema)
     role = sql.Identifier(names.role)
     retire_gateway_role(conn)
-    _create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
+    create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
     set_login_password(conn, names)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
@@ -283,23 +250,6 @@ def create_vector_index(conn: psycopg.Connection[Any], names: StoreNames, genera
 def drop_generation_tables(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
     for kind in reversed(GENERATION_KINDS):
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(names.gen_table(generation, kind)))
-
-
-def drop_role(conn: psycopg.Connection[Any], role: str) -> bool:
-    """Drop a tenant role; False (logged) when it still holds privileges in another database."""
-    ident = sql.Identifier(role)
-    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
-        return True
-    try:
-        with conn.transaction():
-            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
-    except pg_errors.DependentObjectsStillExist:
-        log.info("role %s still has privileges in another database; kept", role)
-        return False
-    except pg_errors.UndefinedObject:
-        return True
-    return True
 
 
 def drop_store(conn: psycopg.Connection[Any], names: StoreNames) -> bool:

@@ -17,9 +17,9 @@ from tenant_rag.customers import CustomerManager
 from tenant_rag.db import close_pools
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.offline import WordLlamaEmbedder
-from tenant_rag.manager import RAGFactory
 from tenant_rag.naming import generate_collection_name
 from tenant_rag.query import clear_shared_embedders
+from tenant_rag.rag_factory import RAGFactory
 
 KAFKA_PAGES = {
     "k1": (

@@ -18,7 +18,8 @@ from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.lexical_search import lexical_parents
-from tenant_rag.store.schema import RETIRED_GATEWAY_ROLE, StoreError, create_store, store_names
+from tenant_rag.store.roles import RETIRED_GATEWAY_ROLE
+from tenant_rag.store.schema import StoreError, create_store, store_names
 from tenant_rag.store.vector_records import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,

@@ -1,0 +1,74 @@
+"""The database roles that enforce isolation: one login role per tenant, created idempotently, and nothing shared.
+
+Roles are cluster-wide, so creating one treats a role created before (or concurrently, by another process) as
+success, and dropping one tolerates privileges it still holds in other databases. ``tenant_rag_query``, the shared
+query login of earlier versions (a member of every tenant role, so one password opened every store), is dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+
+from tenant_rag.db import tenant_password
+
+if TYPE_CHECKING:
+    from tenant_rag.store.schema import StoreNames
+
+log = logging.getLogger(__name__)
+
+RETIRED_GATEWAY_ROLE = "tenant_rag_query"
+
+
+def create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composable) -> None:
+    """CREATE ROLE that treats a role created before (or concurrently, by another process) as success."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("CREATE ROLE {} ").format(sql.Identifier(role)) + options)
+    except (pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+        log.debug("role %s already exists", role)
+
+
+def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
+    """Drop the shared query login of earlier versions: a member of every tenant role, so its one password opened
+    every store. Nothing uses it any more; a role still holding privileges elsewhere is kept and logged."""
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RETIRED_GATEWAY_ROLE,)).fetchone() is None:
+        return
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(RETIRED_GATEWAY_ROLE)))
+        log.info("dropped the retired query gateway role %s", RETIRED_GATEWAY_ROLE)
+    except (pg_errors.DependentObjectsStillExist, pg_errors.InsufficientPrivilege) as exc:
+        log.warning("could not drop the retired gateway role %s: %s", RETIRED_GATEWAY_ROLE, str(exc).strip())
+
+
+def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
+    """Let the tenant role log in (the query path logs in as it; a role created by an older version was NOLOGIN)
+    with the password derived from ``TENANT_RAG_TENANT_ROLE_SECRET``; False when no secret is set (trust socket)."""
+    password = tenant_password(names.role)
+    login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(names.role))
+    if password:
+        login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
+    conn.execute(login)
+    return password is not None
+
+
+def drop_role(conn: psycopg.Connection[Any], role: str) -> bool:
+    """Drop a tenant role; False (logged) when it still holds privileges in another database."""
+    ident = sql.Identifier(role)
+    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+        return True
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident))
+    except pg_errors.DependentObjectsStillExist:
+        log.info("role %s still has privileges in another database; kept", role)
+        return False
+    except pg_errors.UndefinedObject:
+        return True
+    return True
