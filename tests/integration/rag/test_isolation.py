@@ -318,3 +318,22 @@ def _scram_matches(verifier: str, password: str) -> bool:
         stored_key,
         server_key,
     )
+
+
+def test_closing_a_databases_pools_closes_its_tenant_pools_too(two_customers, pg_url: str) -> None:
+    """``close_pools(url)`` closes the admin pool and every tenant pool of that database, whoever they log in as,
+    and leaves other databases' pools alone."""
+    from tenant_rag.db import admin_pool, close_pools
+
+    kafka, garden = two_customers
+    tenants = [tenant_pool(pg_url, kafka.names.role), tenant_pool(pg_url, garden.names.role)]
+    other = urlparse(pg_url)._replace(path="/postgres").geturl()
+    elsewhere = admin_pool(other)
+    try:
+        close_pools(pg_url)
+        assert all(pool.closed for pool in tenants)
+        assert not elsewhere.closed
+        with tenant_pool(pg_url, kafka.names.role).connection() as conn:  # reopened on demand
+            assert conn.execute("SELECT current_user").fetchone() == (kafka.names.role,)
+    finally:
+        close_pools(other)
