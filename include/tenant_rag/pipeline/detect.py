@@ -88,18 +88,19 @@ def detect_changes(
         raise blocked
     staging.write_json(staging.changes, changes)
     staging.write_json(staging.target, changes["target"])
-    staging.write_json(staging.upsert_plan, upsert_plan(changes, plan))
+    staging.write_json(staging.upsert_plan, upsert_plan(changes))
     stats = summary(plan, options, target.generation, target.status, blocked_message)
     stats["lost_on_switch"] = lost_on_switch
     stats["duration_s"] = round(time.perf_counter() - started, 3)
     return stats
 
 
-def upsert_plan(changes: dict[str, Any], plan: ChangePlan) -> dict[str, Any]:
+def upsert_plan(changes: dict[str, Any]) -> dict[str, Any]:
     """``changes.json`` without its page lists (the upsert takes the pages from ``chunks.jsonl``)."""
+    plan = changes["plan"]
     small = {key: value for key, value in changes.items() if key != "plan"}
-    small["plan"] = {**plan.to_dict(), "new": [], "changed": [], "unchanged": []}
-    small["pages_to_write"] = len(plan.new) + len(plan.changed)
+    small["plan"] = {**plan, "new": [], "changed": [], "unchanged": []}
+    small["pages_to_write"] = len(plan["new"]) + len(plan["changed"])
     return small
 
 

@@ -23,7 +23,7 @@ from tenant_rag.index_cache import write_index_cache
 from tenant_rag.pipeline.staging import ProgressCallback, RunOptions, Staging
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
 from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
-from tenant_rag.store.reader import indexed_pages, iter_indexed_pages
+from tenant_rag.store.reader import iter_indexed_pages
 from tenant_rag.store.schema import StoreNames, create_store, store_names
 from tenant_rag.store.writer import (
     ChunkRow,
@@ -216,7 +216,7 @@ def _maybe_switch(
         return False, []
     blocking: list[str] = []
     if target.replaces is not None:
-        live_paths = {page.rel_path for page in indexed_pages(conn, names, target.replaces).values()}
+        live_paths = {page.rel_path for page in iter_indexed_pages(conn, names, target.replaces)}
         blocking = _blocking_errors(plan, chunk_errors, live_paths)
     if blocking and not options.force_delete:
         return False, blocking

@@ -35,14 +35,10 @@ def create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composabl
 
 def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
     """Drop the shared query login of earlier versions: a member of every tenant role, so its one password opened
-    every store. Nothing uses it any more; a role still holding privileges elsewhere is kept and logged."""
-    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (RETIRED_GATEWAY_ROLE,)).fetchone() is None:
-        return
+    every store. Nothing uses it any more; a role this admin may not drop is kept and logged, never an error."""
     try:
-        with conn.transaction():
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(RETIRED_GATEWAY_ROLE)))
-        log.info("dropped the retired query gateway role %s", RETIRED_GATEWAY_ROLE)
-    except (pg_errors.DependentObjectsStillExist, pg_errors.InsufficientPrivilege) as exc:
+        drop_role(conn, RETIRED_GATEWAY_ROLE)
+    except pg_errors.InsufficientPrivilege as exc:
         log.warning("could not drop the retired gateway role %s: %s", RETIRED_GATEWAY_ROLE, str(exc).strip())
 
 
@@ -58,7 +54,8 @@ def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool
 
 
 def drop_role(conn: psycopg.Connection[Any], role: str) -> bool:
-    """Drop a tenant role; False (logged) when it still holds privileges in another database."""
+    """Drop a role (with what it owns and is granted here); False (logged) when it still holds privileges in
+    another database."""
     ident = sql.Identifier(role)
     if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
         return True

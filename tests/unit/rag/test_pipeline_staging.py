@@ -60,7 +60,7 @@ def test_the_upsert_plan_is_the_change_plan_without_its_page_lists(tmp_path: Pat
         "target": {"generation": 1},
         "plan": plan.to_dict(),
     }
-    small = upsert_plan(changes, plan)
+    small = upsert_plan(changes)
     assert small["pages_to_write"] == 2
     assert small["plan"]["new"] == small["plan"]["changed"] == small["plan"]["unchanged"] == []
     assert small["plan"]["deleted"] == ["4"] and small["plan"]["indexed_total"] == 2
