@@ -27,7 +27,6 @@ import numpy as np
 
 from bench.common import (
     collector_paused,
-    copied_database,
     fresh_database,
     latency_summary_ms,
     print_machine,
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         close_pools(url)  # the copy below needs the source database without sessions
         # the others grow in a file copy of this database; the original stays at 1x as the control, so A at 1x
         # and A at 10x are measured side by side, query by query, in the same minutes (same A, same HNSW file)
-        with copied_database(url, "query_grown") as grown_url:
+        with fresh_database("query_grown", copy_of=url) as grown_url:
             grow_started = time.perf_counter()
             extra = args.chunks * (args.grow - 1)
             for index in range(1, args.customers):

@@ -78,41 +78,29 @@ def with_database(url: str, database: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(name: str) -> Iterator[str]:
-    """A new empty database with ``vector`` (dropped afterwards) on the bench server; yields its URL."""
+def fresh_database(name: str, *, copy_of: str | None = None) -> Iterator[str]:
+    """A new database on the bench server (dropped afterwards); yields its URL.
+
+    Empty with ``vector`` installed, or with ``copy_of`` (a URL) a file-level copy of that database
+    (``CREATE DATABASE ... TEMPLATE``: nobody may be connected to the source meanwhile).
+    """
     import psycopg
     from psycopg import sql
 
     server = bench_server_url()
     dbname = f"bench_{name}_{os.getpid()}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
+    if copy_of is not None:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(urlparse(copy_of).path.lstrip("/")))
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        conn.execute(create)
     url = with_database(server, dbname)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    if copy_of is None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     try:
         yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-
-
-@contextlib.contextmanager
-def copied_database(source_url: str, name: str) -> Iterator[str]:
-    """A file-level copy of the database at ``source_url`` (``CREATE DATABASE ... TEMPLATE``; nobody may be
-    connected to the source meanwhile), dropped afterwards; yields its URL."""
-    import psycopg
-    from psycopg import sql
-
-    server = bench_server_url()
-    dbname = f"bench_{name}_{os.getpid()}"
-    source = urlparse(source_url).path.lstrip("/")
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(dbname), sql.Identifier(source)))
-    try:
-        yield with_database(server, dbname)
     finally:
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
