@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tenant_rag.documents import ExportedPage, PageFormatError, iter_page_files, read_page
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import PermanentError
 from tenant_rag.store.reader import IndexedPage
 
 
-class DeletionLimitExceeded(TenantRagError):
+class DeletionLimitExceeded(PermanentError):
     """A run would delete more than the customer's ``rag.max_delete_ratio`` of its indexed pages."""
 
     def __init__(self, customer_id: str, count: int, total: int, limit: float) -> None:

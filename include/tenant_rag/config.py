@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tenant_rag.errors import ConfigError, InvalidCustomerIdError
-from tenant_rag.naming import generate_collection_name, validate_customer_id
+from tenant_rag.naming import check_chosen_name, generate_collection_name, validate_customer_id
 
 CONFIG_FILE = "config.yaml"
 OFFLINE_MODEL: Final = "wordllama-l2-256"
@@ -26,6 +26,14 @@ HNSW_MAX_DIMENSIONS = 2000
 _SPACE_KEY_RE = re.compile(r"^~?[A-Za-z0-9_-]{1,255}$")
 _SECRET_KEYS = re.compile(r"(passw(or)?d|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
 _URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]+:[^/@\s]+@", re.IGNORECASE)
+
+
+class _FieldError(ValueError):
+    """A cross-field check's error that names the field it is about (a model validator has no field of its own)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class _Model(BaseModel):
@@ -153,6 +161,17 @@ class CustomerConfig(_Model):
     def _aware(cls, value: datetime) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
+    @model_validator(mode="after")
+    def _chosen_collection(self) -> CustomerConfig:
+        """A chosen collection name is the customer's own default or a name of no reserved shape."""
+        chosen = self.rag.collection_name
+        if chosen is not None and chosen != generate_collection_name(self.customer_id):
+            try:
+                check_chosen_name(chosen)
+            except ValueError as exc:
+                raise _FieldError("rag.collection_name", str(exc)) from None
+        return self
+
     @property
     def collection_name(self) -> str:
         return self.rag.collection_name or generate_collection_name(self.customer_id)
@@ -185,6 +204,9 @@ def _pydantic_problems(error: ValidationError) -> list[tuple[str, str]]:
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
         message = item["msg"].removeprefix("Value error, ")
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, _FieldError):
+            field, message = cause.field, str(cause)
         if item["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see README 'Configuration')"
         problems.append((field, message))

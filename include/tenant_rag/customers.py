@@ -12,11 +12,11 @@ from tenant_rag.errors import (
     ConfigError,
     CustomerExistsError,
     CustomerNotFoundError,
-    InvalidCustomerIdError,
     TenantRagError,
 )
 from tenant_rag.fsutil import atomic_write_json, atomic_write_text
 from tenant_rag.naming import validate_customer_id
+from tenant_rag.ownership import chosen_collections, chosen_collections_on_disk, collection_problem
 from tenant_rag.paths import customers_dir
 from tenant_rag.state import CustomerState, RAGStatus, load_state, save_state, state_path
 
@@ -102,11 +102,13 @@ class CustomerManager:
         paths = self.paths(config.customer_id)
         if paths.config.exists() and not exist_ok:
             raise CustomerExistsError(f"customer {config.customer_id!r} already exists at {paths.root}")
-        clash = self._collection_clash(config)
-        if clash:
+        claims = chosen_collections_on_disk(self.base_dir)
+        if config.rag.collection_name is not None and set(claims.get(config.collection_name, [])) - {
+            config.customer_id
+        }:
             raise CustomerExistsError(
-                f"customer {config.customer_id!r}: collection {config.collection_name!r} is already used by "
-                f"customer {clash!r}"
+                f"customer {config.customer_id!r}: rag.collection_name {config.collection_name!r} is already chosen "
+                f"by customer(s) {sorted(set(claims[config.collection_name]) - {config.customer_id})}"
             )
         for sub in SUBDIRS:
             (paths.root / sub).mkdir(parents=True, exist_ok=True)
@@ -120,18 +122,6 @@ class CustomerManager:
             )
         return paths
 
-    def _collection_clash(self, config: CustomerConfig) -> str | None:
-        for other_id in self.list_ids():
-            if other_id == config.customer_id:
-                continue
-            try:
-                other = self.load(other_id)
-            except (TenantRagError, InvalidCustomerIdError):
-                continue
-            if other.collection_name == config.collection_name:
-                return other_id
-        return None
-
     def validate_all(self) -> ValidationReport:
         """Validate every customer; report each bad one (never stop at the first) and collection clashes."""
         report = ValidationReport()
@@ -142,20 +132,15 @@ class CustomerManager:
                 report.errors[customer_id] = exc
             except TenantRagError as exc:
                 report.errors[customer_id] = exc
-        owners: dict[str, str] = {}
+        claims = chosen_collections(report.valid)
         for config in list(report.valid):
-            first = owners.setdefault(config.collection_name, config.customer_id)
-            if first != config.customer_id:
+            problem = collection_problem(self.base_dir, config, claims)
+            if problem is not None:
                 report.valid.remove(config)
                 report.errors[config.customer_id] = ConfigError(
                     config.customer_id,
                     self.base_dir / config.customer_id / CONFIG_FILE,
-                    [
-                        (
-                            "rag.collection_name",
-                            f"{config.collection_name!r} is already used by customer {first!r}",
-                        )
-                    ],
+                    [("rag.collection_name", problem)],
                 )
         return report
 

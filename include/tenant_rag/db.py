@@ -27,6 +27,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from tenant_rag.errors import TenantRagError
+from tenant_rag.tenant_limits import connection_limit
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def tenant_pool(database_url: str, role: str) -> ConnectionPool[Any]:
 
     Because the session user is the tenant role, even ``RESET ROLE`` or ``SET ROLE other`` inside a session cannot
     leave it. Pools are kept for the most recently used ``TENANT_RAG_MAX_TENANT_POOLS`` (default 64) tenants; each
-    opens connections on demand (min 0) and closes idle ones after a minute.
+    opens connections on demand (min 0, at most the role's connection limit) and closes idle ones after a minute.
     """
     url = tenant_url(database_url, role)
     pool = _get_pool(url, "tenant")
@@ -153,7 +154,8 @@ def _get_pool(url: str, kind: str) -> ConnectionPool[Any]:
         pool = ConnectionPool(
             url,
             min_size=0,
-            max_size=_pool_max(),
+            # a tenant's pool stays within its role's connection limit (tenant_rag.tenant_limits)
+            max_size=min(_pool_max(), connection_limit()) if kind == "tenant" else _pool_max(),
             kwargs={"autocommit": True},
             configure=_configure,
             check=_check,

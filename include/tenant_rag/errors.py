@@ -9,11 +9,18 @@ class TenantRagError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
-class InvalidCustomerIdError(TenantRagError, ValueError):
+class PermanentError(TenantRagError):
+    """An error no retry can fix (a bad config, id or request, a store owned by another customer...).
+
+    The Airflow operators fail such a task at once (``AirflowFailException``) instead of retrying it.
+    """
+
+
+class InvalidCustomerIdError(PermanentError, ValueError):
     """A customer id that cannot name a folder, a DAG or a database schema."""
 
 
-class ConfigError(TenantRagError):
+class ConfigError(PermanentError):
     """A customer's config.yaml is missing, unreadable or invalid.
 
     ``problems`` is a list of ``(field, message)`` pairs; the string form names the customer and file.
@@ -31,7 +38,7 @@ class ConfigError(TenantRagError):
         return self.problems[0][0] if self.problems else ""
 
 
-class CustomerNotFoundError(TenantRagError, LookupError):
+class CustomerNotFoundError(PermanentError, LookupError):
     """No customer folder (or config.yaml) for the given id."""
 
 

@@ -28,6 +28,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule
 from tenant_rag.config import CONFIG_FILE, ConfluenceExportConfig, CustomerConfig, load_customer_config
 from tenant_rag.errors import ConfigError
 from tenant_rag.naming import dag_id_for
+from tenant_rag.ownership import chosen_collections, chosen_collections_on_disk, collection_problem
 from tenant_rag.paths import customers_dir as default_customers_dir
 from tenant_rag_airflow.constants import (
     DAG_ID_PREFIX,
@@ -182,23 +183,6 @@ def _config_paths(base: Path, only_dag_id: str | None) -> list[Path]:
     return sorted(base.glob(f"*/{CONFIG_FILE}")) if base.is_dir() else []
 
 
-def _collection_owner(config: CustomerConfig, path: Path, loaded: dict[str, str]) -> str | None:
-    """Another customer that already uses this config's collection (an explicit ``rag.collection_name``)."""
-    if config.rag.collection_name is None:
-        return None
-    if config.collection_name in loaded:
-        return loaded[config.collection_name]
-    for other in sorted(path.parent.parent.glob(f"*/{CONFIG_FILE}")):
-        if other.parent.name >= path.parent.name:
-            break
-        try:
-            if load_customer_config(other).collection_name == config.collection_name:
-                return other.parent.name
-        except ConfigError:
-            continue
-    return None
-
-
 def in_shard(folder: str, shard: tuple[int, int] | None) -> bool:
     """Stable assignment of a customer folder to one of ``count`` DAG files (``shard=(index, count)``)."""
     if shard is None:
@@ -223,25 +207,35 @@ def load_customer_dags(
     explicit = str(customers_dir) if customers_dir is not None else None
     base = Path(customers_dir) if customers_dir is not None else default_customers_dir()
     dags: dict[str, DAG] = {}
-    collections: dict[str, str] = {}
+    loaded: list[tuple[str, Path, CustomerConfig | Exception]] = []
     for path in _config_paths(base, only_dag_id):
         folder = path.parent.name
         if not in_shard(folder, shard):
             continue
         try:
-            config = load_customer_config(path)
-            owner = _collection_owner(config, path, collections)
-            if owner is not None:
-                raise ConfigError(
-                    folder, path, [("rag.collection_name", f"{config.collection_name!r} is already used by {owner!r}")]
-                )
+            loaded.append((folder, path, load_customer_config(path)))
+        except Exception as exc:  # one customer's problem must never hide the others
+            loaded.append((folder, path, exc))
+    configs = [item for _, _, item in loaded if isinstance(item, CustomerConfig)]
+    complete = only_dag_id is None and shard is None  # else other customers' chosen names are read from disk
+    claims: dict[str, list[str]] | None = chosen_collections(configs) if complete else None
+    for folder, path, item in loaded:
+        try:
+            if isinstance(item, Exception):
+                raise item
+            config = item
+            if config.rag.collection_name is not None:
+                if claims is None:
+                    claims = chosen_collections_on_disk(base)
+                problem = collection_problem(base, config, claims)
+                if problem is not None:
+                    raise ConfigError(folder, path, [("rag.collection_name", problem)])
             try:
                 timetable_for(config)
             except Exception as exc:
                 raise ConfigError(
                     folder, path, [("schedule", f"{config.schedule!r} is not a schedule: {exc}")]
                 ) from exc
-            collections[config.collection_name] = folder
             dag = build_customer_dag(config, customers_dir=explicit)
         except Exception as exc:  # one customer's problem must never hide the others
             dag = build_config_error_dag(folder, path, exc)

@@ -15,11 +15,12 @@ from typing import Any
 from airflow.sdk import Param
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.errors import PermanentError
 
 SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 
 
-class InvalidRunRequest(ValueError):
+class InvalidRunRequest(PermanentError, ValueError):
     """Params that no retry can fix (unknown space, wrong type)."""
 
 

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import PermanentError, TenantRagError
 
 
 @runtime_checkable
@@ -30,7 +30,7 @@ def _describe(message: str, customer_id: str, model_id: str) -> str:
     return f"embedding for {who} with {model_id or 'an embedding model'} failed: {message}"
 
 
-class EmbeddingError(TenantRagError):
+class EmbeddingError(PermanentError):
     """A failure no retry can fix: missing or rejected API key, a request the service refuses (4xx but 429)."""
 
     def __init__(self, message: str, *, customer_id: str = "", model_id: str = "") -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import PermanentError, TenantRagError
 
 
-class ExportError(TenantRagError):
+class ExportError(PermanentError):
     """The export of a customer cannot run (bad export config, unusable base URL...)."""
 
 
@@ -31,7 +31,7 @@ class ConfluenceHTTPError(TenantRagError):
         super().__init__(message)
 
 
-class ConfluenceAuthError(ConfluenceHTTPError):
+class ConfluenceAuthError(ConfluenceHTTPError, PermanentError):
     """401/403: the credentials are wrong or lack permission; retrying cannot help."""
 
 

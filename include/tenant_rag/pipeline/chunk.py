@@ -29,6 +29,7 @@ from tenant_rag.documents import ExportedPage, PageFormatError, read_page
 from tenant_rag.pipeline.staging import ProgressCallback, Staging
 from tenant_rag.store.generations import Target
 from tenant_rag.store.reader import stored_vectors
+from tenant_rag.store.registry import check_claimable
 from tenant_rag.store.schema import store_names
 
 TOKENS_PER_CHAR = 0.25
@@ -243,6 +244,7 @@ def _reusable_vectors(
     model_id = target.signature.model_id
     found: dict[str, np.ndarray] = {}
     with admin_connection(database_url, customer_id=config.customer_id, action="looking up reusable vectors") as conn:
+        check_claimable(conn, names)
         if target.status != "new":
             found.update(stored_vectors(conn, names, target.generation, hashes, model_id))
         active = changes.get("active")

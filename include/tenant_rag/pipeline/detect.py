@@ -12,6 +12,7 @@ from tenant_rag.db import admin_connection
 from tenant_rag.pipeline.staging import RunOptions, Staging
 from tenant_rag.store.generations import active_of, choose_target, list_generations, signature_for
 from tenant_rag.store.reader import indexed_pages
+from tenant_rag.store.registry import check_claimable
 from tenant_rag.store.schema import store_names
 
 PREVIEW_LIMIT = 100
@@ -45,6 +46,7 @@ def detect_changes(
     signature = signature_for(config.rag)
     run_spaces = _run_spaces(config, options)
     with admin_connection(database_url, customer_id=config.customer_id, action="change detection") as conn:
+        check_claimable(conn, names)  # never plan against (or read) a store another customer owns
         generations = list_generations(conn, names)
         target = choose_target(generations, signature)
         indexed = indexed_pages(conn, names, target.generation) if target.status != "new" else {}

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from tenant_rag.config import RAGConfig
 from tenant_rag.embedding.factory import embedding_model_id
+from tenant_rag.store.registry import lock_owner_row, lock_page_rows
 from tenant_rag.store.schema import (
     StoreNames,
     create_generation_tables,
@@ -123,42 +124,26 @@ def choose_target(generations: list[Generation], signature: Signature) -> Target
     return Target(number, "new", signature, replaces)
 
 
-# Page writes lock each page they touch; past this many pages a transaction takes the whole store instead (advisory
-# locks share the server's lock table: max_locks_per_transaction x max_connections slots).
-MAX_PAGE_LOCKS = 64
-
-
-def _store_key(names: StoreNames) -> str:
-    return "tenant_rag:" + names.schema
-
-
 def lock_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     """The whole store of one customer, exclusively, for the rest of the current transaction.
 
-    Taken by what changes the store's structure (registering, activating, dropping generations) and by page writes
-    too large for page locks; it waits for every page write in flight, and they wait for it.
+    Taken by what changes the store's structure (registering, activating, dropping generations); it waits for every
+    page write in flight, and they wait for it. A row lock on the owner's row of the ownership registry: only the
+    registered owner gets it (``StoreOwnershipError`` otherwise), and no tenant role can take it.
     """
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_store_key(names),))
+    lock_owner_row(conn, names, exclusive=True)
 
 
 def lock_pages(conn: psycopg.Connection[Any], names: StoreNames, page_ids: Sequence[str]) -> None:
     """For the rest of the current transaction: the store shared, and each of ``page_ids`` exclusively.
 
     Transactions writing different pages of one customer then run side by side (parallel writers), two that touch
-    the same page run one after the other, and structural changes (``lock_store``) wait for both. Page locks are
-    taken in one fixed order (their keys sorted), so two writers never deadlock on them.
+    the same page run one after the other, and structural changes (``lock_store``) wait for both. Both are row locks
+    in the ownership registry (``tenant_rag.store.registry``), which tenant roles cannot touch; page locks are taken
+    in one fixed order, so two writers never deadlock on them.
     """
-    if len(page_ids) > MAX_PAGE_LOCKS:
-        lock_store(conn, names)
-        return
-    key = _store_key(names)
-    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", (key,))
-    # volatile output expressions are evaluated after ORDER BY: the locks are taken in key order
-    conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext(%s), k)"
-        " FROM (SELECT DISTINCT hashtext(p) AS k FROM unnest(%s::text[]) AS p) AS keys ORDER BY k",
-        (key, list(page_ids)),
-    ).fetchall()
+    lock_owner_row(conn, names, exclusive=False)
+    lock_page_rows(conn, names, page_ids)
 
 
 def register_target(conn: psycopg.Connection[Any], names: StoreNames, target: Target) -> None:

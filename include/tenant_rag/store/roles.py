@@ -15,6 +15,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.db import tenant_password
+from tenant_rag.tenant_limits import tenant_limits
 
 if TYPE_CHECKING:
     from tenant_rag.store.schema import StoreNames
@@ -43,14 +44,34 @@ def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
 
 
 def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
-    """Let the tenant role log in (the query path logs in as it; a role created by an older version was NOLOGIN)
-    with the password derived from ``TENANT_RAG_TENANT_ROLE_SECRET``; False when no secret is set (trust socket)."""
+    """Let the tenant role log in (the query path logs in as it) with the password derived from
+    ``TENANT_RAG_TENANT_ROLE_SECRET`` and under the per-tenant limits (``apply_role_limits``); False when no secret
+    is set (trust socket)."""
     password = tenant_password(names.role)
     login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(names.role))
     if password:
         login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
     conn.execute(login)
+    apply_role_limits(conn, names.role)
     return password is not None
+
+
+def apply_role_limits(conn: psycopg.Connection[Any], role: str) -> None:
+    """The per-tenant limits (``tenant_rag.tenant_limits``) on ``role``: connection limit, timeouts, and what only a
+    superuser may set (skipped, logged, when the admin is not one: a tenant session cannot raise those anyway)."""
+    limits = tenant_limits()
+    ident = sql.Identifier(role)
+    conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(ident, sql.Literal(limits.connection_limit)))
+    for name, value in limits.settings:
+        conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(ident, sql.Identifier(name), sql.Literal(value)))
+    for name, value in limits.superuser_settings:
+        try:
+            with conn.transaction():
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET {} = {}").format(ident, sql.Identifier(name), sql.Literal(value))
+                )
+        except pg_errors.InsufficientPrivilege:
+            log.info("role %s: %s not set (needs a superuser admin)", role, name)
 
 
 def drop_role(conn: psycopg.Connection[Any], role: str) -> bool:

@@ -2,9 +2,10 @@
 
 Per customer: a schema named ``config.collection_name`` holding ``index_meta`` (the generations of the index),
 ``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``.
-A role ``tenant_role_name(collection)`` may use that schema and read its tables (and write its query history) and
+A role ``tenant_role_name(customer_id)`` may use that schema and read its tables (and write its query history) and
 nothing else. The query path logs in as that role itself, so no login can reach two tenants (the roles
-themselves: ``tenant_rag.store.roles``).
+themselves: ``tenant_rag.store.roles``). Which customer owns which schema and role is kept in the database's
+ownership registry (``tenant_rag.store.registry``): a store is created, written and dropped only for its owner.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.db import bulk_build_settings
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
+from tenant_rag.store.hardening import harden_database
+from tenant_rag.store.registry import REGISTRY_SCHEMA, claim, owner_of, release
 from tenant_rag.store.roles import (
     RETIRED_GATEWAY_ROLE,
     create_role,
@@ -64,9 +67,13 @@ class StoreNames:
 def store_names(config: CustomerConfig) -> StoreNames:
     """Names for ``config``'s store; refuses a collection or role name that is not a plain identifier."""
     schema = config.collection_name
-    role = tenant_role_name(schema)
+    role = tenant_role_name(config.customer_id)
     for what, name in (("collection name", schema), ("tenant role", role)):
-        if not _IDENTIFIER.match(name) or name in ("public", RETIRED_GATEWAY_ROLE) or name.startswith("pg_"):
+        if (
+            not _IDENTIFIER.match(name)
+            or name in ("public", RETIRED_GATEWAY_ROLE, REGISTRY_SCHEMA)
+            or name.startswith("pg_")
+        ):
             raise StoreError(f"customer {config.customer_id!r}: {what} {name!r} is not a usable identifier")
     return StoreNames(customer_id=config.customer_id, schema=schema, role=role)
 
@@ -77,9 +84,15 @@ def schema_exists(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
 
 
 def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
-    """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin)."""
+    """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin).
+
+    The customer claims its schema and role in the ownership registry first: a name another customer owns is
+    refused (``StoreOwnershipError``) before anything is created or granted.
+    """
     schema = sql.Identifier(names.schema)
     role = sql.Identifier(names.role)
+    claim(conn, names)
+    harden_database(conn)
     retire_gateway_role(conn)
     create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
     set_login_password(conn, names)
@@ -253,7 +266,19 @@ def drop_generation_tables(conn: psycopg.Connection[Any], names: StoreNames, gen
 
 
 def drop_store(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
-    """Drop the customer's schema (every generation and the history) and its role. Returns whether the role went."""
+    """Drop what the ownership registry says the customer owns (its schema, every generation and the history, and
+    its role), and its registration. Returns whether the role went.
+
+    A customer that was never registered (an index of a version before the registry) has its derived names dropped
+    only when no other customer owns them.
+    """
     with conn.transaction():
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(names.schema)))
-    return drop_role(conn, names.role)
+        owned = release(conn, names.customer_id)
+        schema, role = (owned.schema, owned.role) if owned else (names.schema, names.role)
+        if owned is None and owner_of(conn, schema=schema, role=role) is not None:
+            raise StoreError(
+                f"customer {names.customer_id!r} is not registered and {schema!r}/{role!r} belong to another "
+                "customer; nothing dropped"
+            )
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    return drop_role(conn, role)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from tenant_rag.errors import PermanentError
 from tenant_rag_airflow.constants import GEMINI_CONN_ID
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 
-class MissingApiKeyError(ValueError):
+class MissingApiKeyError(PermanentError, ValueError):
     """No key in the Connection nor in the environment: a retry cannot fix this."""
 
 

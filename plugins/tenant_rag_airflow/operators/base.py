@@ -11,7 +11,6 @@ exception otherwise so ``retries`` with exponential backoff apply.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 
 from tenant_rag.config import CONFIG_FILE, CustomerConfig, load_customer_config
+from tenant_rag.errors import PermanentError
 from tenant_rag.paths import customers_dir as default_customers_dir
 from tenant_rag_airflow.constants import ERROR_XCOM_KEY, STATS_XCOM_KEY
 from tenant_rag_airflow.params import RunRequest, run_request
@@ -33,18 +33,6 @@ if TYPE_CHECKING:
 
     from tenant_rag_airflow.hooks.tenant_db import TenantRagDbHook
 
-#: Exceptions no retry can fix, as (module, class name); looked up in ``sys.modules`` so nothing is imported.
-PERMANENT_ERRORS: tuple[tuple[str, str], ...] = (
-    ("tenant_rag.errors", "ConfigError"),
-    ("tenant_rag.errors", "InvalidCustomerIdError"),
-    ("tenant_rag.errors", "CustomerNotFoundError"),
-    ("tenant_rag.changes", "DeletionLimitExceeded"),
-    ("tenant_rag.export.errors", "ExportError"),  # incl. SpaceNotFoundError
-    ("tenant_rag.export.errors", "ConfluenceAuthError"),
-    ("tenant_rag.embedding.base", "EmbeddingError"),
-    ("tenant_rag_airflow.hooks.gemini", "MissingApiKeyError"),
-    ("tenant_rag_airflow.params", "InvalidRunRequest"),
-)
 #: Dag-run states in which a run may still write the customer's store.
 ACTIVE_RUN_STATES = frozenset({"queued", "running"})
 MAX_LIST_ITEMS = 20
@@ -52,13 +40,8 @@ MAX_TEXT = 2000
 
 
 def is_permanent(exc: BaseException) -> bool:
-    if isinstance(exc, AirflowFailException):
-        return True
-    for module_name, class_name in PERMANENT_ERRORS:
-        cls = getattr(sys.modules.get(module_name), class_name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
+    """Whether no retry can fix ``exc``: Airflow's own fail exception or the library's ``PermanentError``."""
+    return isinstance(exc, AirflowFailException | PermanentError)
 
 
 def compact(value: Any, depth: int = 0) -> Any:

@@ -198,7 +198,7 @@ def test_tenant_roles_are_not_members_of_each_other(two_customers, pg_url: str) 
         login = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (kafka.names.role,)).fetchone()
     assert rows == []  # no role, and so no login, holds two tenants' roles
     assert login == (True,)  # the query path logs in as the tenant role itself
-    assert kafka.names.role == tenant_role_name(kafka.config.collection_name)
+    assert kafka.names.role == tenant_role_name(kafka.config.customer_id)
 
 
 def test_the_query_path_session_is_the_tenant_role_and_cannot_leave_it(two_customers, pg_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tenant_rag.cli import main
 from tenant_rag.config import CustomerConfig, DirectoryExportConfig
@@ -48,8 +49,11 @@ def test_create_twice_and_collection_clash(customers_dir: Path) -> None:
     manager.create(make("acme"))
     with pytest.raises(CustomerExistsError):
         manager.create(make("acme"))
-    with pytest.raises(CustomerExistsError, match="already used by customer 'acme'"):
-        manager.create(make("other", collection_name="customer_acme_documents"))
+    with pytest.raises(ValidationError, match="reserved"):  # another customer's default name: refused by shape
+        make("other", collection_name="customer_acme_documents")
+    manager.create(make("first", collection_name="shared_docs"))
+    with pytest.raises(CustomerExistsError, match=r"already chosen by customer\(s\) \['first'\]"):
+        manager.create(make("other", collection_name="shared_docs"))
 
 
 def test_list_sorted_and_load_unknown(customers_dir: Path) -> None:
@@ -85,7 +89,8 @@ def test_validate_all_detects_duplicate_collection(customers_dir: Path) -> None:
         "customer_id: a2\ndisplay_name: A2\nexport: {source: directory, path: x}\nrag: {collection_name: shared_name}\n"
     )
     report = manager.validate_all()
-    assert "a2" in report.errors and "already used" in str(report.errors["a2"])
+    assert "a1" not in report.errors  # the owner (its state.json records the collection) keeps it
+    assert "a2" in report.errors and "belongs to customer 'a1'" in str(report.errors["a2"])
 
 
 def test_delete_removes_folder_and_calls_dropper(customers_dir: Path) -> None:

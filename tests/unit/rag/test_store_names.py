@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from psycopg import sql
 
 from tenant_rag.store.schema import StoreError, store_names
@@ -19,6 +20,9 @@ def test_store_names_are_quoted_identifiers() -> None:
 
 
 def test_store_names_refuse_reserved_collection_names() -> None:
-    config = make_config("acme", collection_name="pg_toast_x")
-    with pytest.raises(StoreError, match=r"'acme'.*pg_toast_x"):
-        store_names(config)
+    with pytest.raises(ValidationError, match="reserved"):  # refused when the config loads
+        make_config("acme", collection_name="pg_toast_x")
+    good = make_config("acme")
+    forged = good.model_copy(update={"rag": good.rag.model_copy(update={"collection_name": "pg_toast_x"})})
+    with pytest.raises(StoreError, match=r"'acme'.*pg_toast_x"):  # and by the store, should a config skip that
+        store_names(forged)
