@@ -131,6 +131,7 @@ def merge_stats(
         "embedding_calls": sum(int(e.get("calls", 0)) for e in embeds),
         "tokens_est": sum(int(e.get("tokens_est", 0)) for e in embeds),
         "errors": errors,
+        "warnings": list(chunked.get("warnings", [])),
         "durations_s": {
             "detect": detect.get("duration_s", 0.0),
             "chunk": chunked.get("duration_s", 0.0),
