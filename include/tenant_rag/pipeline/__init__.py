@@ -106,7 +106,7 @@ def merge_stats(
     chunked = chunked or {}
     embeds = embeds or []
     upsert = upsert or {}
-    errors = list(detect.get("errors", [])) + list(chunked.get("errors", []))
+    errors = [*detect.get("errors", []), *chunked.get("errors", []), *upsert.get("errors", [])]
     return {
         "run_id": run_id,
         "customer_id": config.customer_id,
