@@ -7,6 +7,7 @@ root and its space is the first folder.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ FRONT_MATTER_FIELDS = (
     "parent_id",
 )
 
+
+# PostgreSQL text cannot hold NUL (U+0000; the one character valid UTF-8 it refuses): a page carrying one would make
+# every write of its batch fail. It means nothing in text, so ``read_page`` removes it, the one place pages are read.
+NUL = "\x00"
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1  # the range of the stored version (a PostgreSQL integer)
+CLEANED_FIELDS = ("title", "body", "url", "breadcrumbs", "labels", "parent_id")
 
 # libyaml's parser when PyYAML was built with it (the wheels are): front matter is parsed for every page of every
 # run, and the pure-Python parser was 80% of an unchanged re-run.
@@ -52,6 +59,7 @@ class ExportedPage:
     labels: tuple[str, ...] = ()
     parent_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cleaned: tuple[str, ...] = ()  # the fields NUL characters were removed from (``read_page``)
 
     @property
     def content_hash(self) -> str:
@@ -116,10 +124,10 @@ def read_page(path: Path, export_root: Path) -> ExportedPage:
             last_modified = datetime.fromisoformat(last_modified.replace("Z", "+00:00"))
         except ValueError:
             raise PageFormatError(f"{path}: field 'last_modified' is not an ISO time: {last_modified!r}") from None
-    if version is not None and not isinstance(version, int):
-        raise PageFormatError(f"{path}: field 'version' must be an integer, got {version!r}")
+    if version is not None and (not isinstance(version, int) or not INT4_MIN <= version <= INT4_MAX):
+        raise PageFormatError(f"{path}: field 'version' must be an integer of 32 bits, got {version!r}")
     known = set(FRONT_MATTER_FIELDS)
-    return ExportedPage(
+    page = ExportedPage(
         page_id=str(meta.get("page_id") or f"path:{rel}"),
         space_key=space,
         title=str(meta.get("title") or _title_from(body, path.stem)),
@@ -133,6 +141,25 @@ def read_page(path: Path, export_root: Path) -> ExportedPage:
         parent_id=str(meta["parent_id"]) if meta.get("parent_id") is not None else None,
         extra={k: v for k, v in meta.items() if k not in known},
     )
+    return _without_nul(page, path)
+
+
+def _without_nul(page: ExportedPage, path: Path) -> ExportedPage:
+    """``page`` with NUL characters removed from its text fields, which ``cleaned`` names; a NUL in its identity
+    (page id or space key) is refused instead: silently changing what a page is would be worse than skipping it.
+
+    The parsed fields are checked, not the file: front matter can spell a NUL as a YAML escape (``"\\0"``)."""
+    for name in ("page_id", "space_key"):
+        if NUL in getattr(page, name):
+            raise PageFormatError(f"{path}: field {name!r} contains a NUL character (\\x00)")
+    changes: dict[str, Any] = {}
+    for name in CLEANED_FIELDS:
+        value = getattr(page, name)
+        if isinstance(value, str) and NUL in value:
+            changes[name] = value.replace(NUL, "")
+        elif isinstance(value, tuple) and any(NUL in item for item in value):
+            changes[name] = tuple(item.replace(NUL, "") for item in value)
+    return dataclasses.replace(page, **changes, cleaned=tuple(changes)) if changes else page
 
 
 def iter_page_files(export_root: Path, space_keys: list[str] | None = None) -> Iterator[Path]:

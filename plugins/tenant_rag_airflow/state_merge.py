@@ -1,9 +1,9 @@
 """Fold one DAG run's task stats (from XCom) into the customer's ``state.json``: pure functions, no Airflow.
 
 The run record keeps the headline counts in the same shape as ``tenant_rag.pipeline.merge_stats`` (what the CLI's
-in-process run reports), plus the export plan, per-stage stats and durations, task states and errors. On failure
-the state says ``failed`` with the error, while ``is_ready_for_queries`` keeps its previous value: the last good
-index is still live and queryable.
+in-process run reports), plus the export plan, per-stage stats and durations, task states, errors and warnings
+(pages indexed, but cleaned first). On failure the state says ``failed`` with the error, while
+``is_ready_for_queries`` keeps its previous value: the last good index is still live and queryable.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def build_run_record(
         "task_states": dict(task_states),
         "failed_tasks": list(failed),
         "errors": errors[:50],
+        "warnings": [{"stage": "pages", **_as_error(w)} for w in merged.get("warnings") or []][:50],
         "error": error,
         "preview": merged.get("pages"),
     }

@@ -121,6 +121,27 @@ def _record(status_failed: bool = False) -> dict[str, object]:
     )
 
 
+def test_per_page_errors_and_warnings_land_in_the_run_record() -> None:
+    refused = {"file": "ENG/p.md", "page_id": "p", "error": "refused by the database (54000 ProgramLimitExceeded): x"}
+    cleaned = {"file": "ENG/q.md", "page_id": "q", "warning": "NUL characters (...) removed from title"}
+    record = build_run_record(
+        run_id="r1",
+        run_type="scheduled",
+        logical_date=T0,
+        started_at=T0,
+        finished_at=T0,
+        params={},
+        stages={},
+        merged={"errors": [refused], "warnings": [cleaned]},
+        task_states={},
+        task_errors=[],
+        failed=[],
+    )
+    assert record["status"] == "success"
+    assert record["errors"] == [{"stage": "pages", **refused}]
+    assert record["warnings"] == [{"stage": "pages", **cleaned}]
+
+
 def test_apply_run_success_and_failure() -> None:
     record = _record()
     assert record["stages"]["embed"] == {  # type: ignore[index]

@@ -106,7 +106,7 @@ def merge_stats(
     chunked = chunked or {}
     embeds = embeds or []
     upsert = upsert or {}
-    errors = list(detect.get("errors", [])) + list(chunked.get("errors", []))
+    errors = [*detect.get("errors", []), *chunked.get("errors", []), *upsert.get("errors", [])]
     return {
         "run_id": run_id,
         "customer_id": config.customer_id,
@@ -131,6 +131,7 @@ def merge_stats(
         "embedding_calls": sum(int(e.get("calls", 0)) for e in embeds),
         "tokens_est": sum(int(e.get("tokens_est", 0)) for e in embeds),
         "errors": errors,
+        "warnings": list(chunked.get("warnings", [])),
         "durations_s": {
             "detect": detect.get("duration_s", 0.0),
             "chunk": chunked.get("duration_s", 0.0),

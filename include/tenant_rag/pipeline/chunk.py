@@ -79,6 +79,13 @@ def _record(page: ExportedPage, parents: list[ParentChunk], children: list[Child
     }
 
 
+def _cleaned_warning(page: ExportedPage) -> str:
+    return (
+        f"NUL characters (\\x00, which PostgreSQL text cannot hold) removed from {', '.join(page.cleaned)}; "
+        "the page is indexed without them"
+    )
+
+
 def _empty(dry_run: bool) -> dict[str, Any]:
     return {
         "pages": 0,
@@ -88,6 +95,7 @@ def _empty(dry_run: bool) -> dict[str, Any]:
         "reused": 0,
         "embed_batches": 0,
         "errors": [],
+        "warnings": [],
         "dry_run": dry_run,
         "duration_s": 0.0,
     }
@@ -172,6 +180,7 @@ def chunk_changes(
     target = Target.from_dict(changes["target"])
     refs = _refs_to_chunk(changes.pop("plan"))  # the plan's other lists are not needed here
     errors: list[dict[str, str]] = []
+    warnings: list[dict[str, str]] = []  # pages indexed, but not exactly as read (``ExportedPage.cleaned``)
     for stale in (staging.texts(0).parent, staging.reused(0).parent):  # a retried stage must not keep old batches
         shutil.rmtree(stale, ignore_errors=True)
     planner = _VectorPlanner(config, changes, target, staging, database_url)
@@ -201,6 +210,8 @@ def chunk_changes(
             except (PageFormatError, OSError, ValueError) as exc:
                 errors.append({"file": ref.rel_path, "page_id": ref.page_id, "error": str(exc)})
                 continue
+            if page.cleaned:
+                warnings.append({"file": ref.rel_path, "page_id": ref.page_id, "warning": _cleaned_warning(page)})
             window.append(_record(page, parents, children))
             counts["pages"] += 1
             counts["parents"] += len(parents)
@@ -222,6 +233,7 @@ def chunk_changes(
         "embed_batches": planner.batches,
         "tokens_est": int(planner.chars_to_embed * TOKENS_PER_CHAR),
         "errors": errors,
+        "warnings": warnings,
         "dry_run": False,
         "duration_s": round(time.perf_counter() - started, 3),
     }

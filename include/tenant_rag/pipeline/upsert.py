@@ -1,7 +1,9 @@
 """Stage 4: write the staged pages (atomic swaps per batch of pages), apply deletions, switch generations.
 
 This is the only stage that writes to the database. It is safe to re-run after a crash: pages already swapped are
-swapped again to the same rows, and change detection of the next run sees whatever did commit.
+swapped again to the same rows, and change detection of the next run sees whatever did commit. A page the database
+refuses (``ROW_REFUSALS``) is a per-page error, like an unreadable file: the other pages are written and it keeps its
+old rows, if any.
 """
 
 from __future__ import annotations
@@ -104,9 +106,9 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
     return PageRows(document, parents, chunks)
 
 
-def _blocking_errors(plan: ChangePlan, chunk_errors: list[dict[str, Any]], active_paths: set[str]) -> list[str]:
+def _blocking_errors(plan: ChangePlan, page_errors: list[dict[str, Any]], active_paths: set[str]) -> list[str]:
     """Files in error whose page the live generation still serves (a switch now would drop them)."""
-    files = {error["file"] for error in plan.errors} | {error["file"] for error in chunk_errors}
+    files = {error["file"] for error in plan.errors} | {error["file"] for error in page_errors}
     return sorted(files & active_paths)
 
 
@@ -142,6 +144,7 @@ def upsert_changes(
             "parents": 0,
             "chunks": 0,
             "switched": False,
+            "errors": [],
             "dry_run": True,
             "duration_s": 0.0,
         }
@@ -177,12 +180,13 @@ def upsert_changes(
         ) as writer:
             for record in staging.iter_jsonl(staging.chunks):
                 writer.add(_page_rows(record, vectors, target.signature.model_id))
+        refused = sorted((page.to_error() for page in writer.refused), key=lambda error: error["page_id"])
         written, parents, chunks = tally["pages"], tally["parents"], tally["chunks"]
         deleted = delete_pages(conn, names, target.generation, plan.deleted)
         if needs_analyze(target, written, deleted, plan.indexed_total):
             analyze_generation(conn, names, target.generation)
-        chunk_errors = chunk_stats.get("errors", [])
-        switched, blocking = _maybe_switch(conn, names, target, plan, chunk_errors, options)
+        page_errors = chunk_stats.get("errors", []) + refused
+        switched, blocking = _maybe_switch(conn, names, target, plan, page_errors, options)
         live = active_of(list_generations(conn, names))
         write_index_cache(
             customer_dir,
@@ -198,6 +202,7 @@ def upsert_changes(
         "chunks": chunks,
         "switched": switched,
         "switch_blocked_by": blocking,
+        "errors": refused,
         "generation": target.generation,
         "live_generation": live.number if live else None,
         "dry_run": False,
@@ -210,16 +215,17 @@ def _maybe_switch(
     names: StoreNames,
     target: Target,
     plan: ChangePlan,
-    chunk_errors: list[dict[str, Any]],
+    page_errors: list[dict[str, Any]],
     options: RunOptions,
 ) -> tuple[bool, list[str]]:
-    """Activate a generation built by this run, unless that would drop pages whose files are in error."""
+    """Activate a generation built by this run, unless that would drop pages whose files are in error (unreadable,
+    or refused by the database)."""
     if target.status == "active":
         return False, []
     blocking: list[str] = []
     if target.replaces is not None:
         live_paths = {page.rel_path for page in iter_indexed_pages(conn, names, target.replaces)}
-        blocking = _blocking_errors(plan, chunk_errors, live_paths)
+        blocking = _blocking_errors(plan, page_errors, live_paths)
     if blocking and not options.force_delete:
         return False, blocking
     activate(conn, names, target.generation)

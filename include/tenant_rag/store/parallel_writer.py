@@ -11,6 +11,10 @@ the writers is bounded (one batch per writer waiting) and a writer lets go of a 
 stays flat however many pages a run writes and however they cluster by size. The first failure stops the writers
 and is raised by ``close``/``__exit__``; batches that committed before it stay written, which a re-run of the stage
 tolerates (a page swapped twice ends the same).
+
+A batch the database refuses for what one of its rows holds (``ROW_REFUSALS``) is written again a page per
+transaction: its other pages commit, and the page refused is kept out, with its old rows if any, and listed in
+``refused``. Anything else (a lost connection, a deadlock, a full disk) still stops the writers.
 """
 
 from __future__ import annotations
@@ -41,9 +45,41 @@ WRITERS_ENV = "TENANT_RAG_UPSERT_WRITERS"
 DEFAULT_WRITERS = 2
 MAX_WRITERS = 16
 
+# What the database raises for what a page's text holds, not for the connection, the transaction or the pipeline:
+# a character the server encoding cannot hold (22021: a NUL in text; 22P05 on a non-UTF-8 server) and a value over a
+# size limit (54000: a tsvector over 1 MB, an index row too large). Deliberately not the whole of class 22: its
+# generic 22000 is what pgvector raises for a vector of the wrong size, which is the pipeline's fault, would hit
+# every page, and must fail the run; nor class 23: page ids are unique per export and rows are keyed by page, so a
+# constraint violation is a bug, not a bad page.
+ROW_REFUSALS: tuple[type[psycopg.Error], ...] = (
+    psycopg.errors.CharacterNotInRepertoire,
+    psycopg.errors.UntranslatableCharacter,
+    psycopg.errors.ProgramLimitExceeded,
+)
+
 ConnectionFactory = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 BatchDone = Callable[[Sequence[PageRows]], None]
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class RefusedPage:
+    """A page the database refused to store (``ROW_REFUSALS``): its old rows, if any, are kept."""
+
+    page_id: str
+    rel_path: str
+    sqlstate: str | None
+    reason: str
+
+    @classmethod
+    def of(cls, page: PageRows, error: psycopg.Error) -> RefusedPage:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = f"refused by the database ({error.sqlstate or 'client'} {type(error).__name__}): {message}"
+        return cls(page.document.page_id, page.document.rel_path, error.sqlstate, reason)
+
+    def to_error(self) -> dict[str, str]:
+        """The run's per-page error entry."""
+        return {"file": self.rel_path, "page_id": self.page_id, "error": self.reason}
 
 
 @dataclass(frozen=True)
@@ -110,6 +146,13 @@ class ParallelPageWriter:
         self.limits = limits or BatchLimits()
         self._pending: list[PageRows] = []
         self._pending_chunks = self._pending_bytes = 0
+        self._refused: list[RefusedPage] = []
+
+    @property
+    def refused(self) -> list[RefusedPage]:
+        """The pages the database refused so far, in no particular order."""
+        with self._done_lock:
+            return list(self._refused)
 
     def __enter__(self) -> ParallelPageWriter:
         if self.writers > 1:
@@ -179,10 +222,36 @@ class ParallelPageWriter:
             raise self._error
 
     def _write(self, conn: psycopg.Connection[Any], batch: Sequence[PageRows]) -> None:
-        replace_pages(conn, self.names, self.generation, batch)
-        if self.on_done is not None:
+        try:
+            replace_pages(conn, self.names, self.generation, batch)
+        except ROW_REFUSALS as exc:
+            batch = self._write_one_by_one(conn, batch, exc)
+        if self.on_done is not None and batch:
             with self._done_lock:
                 self.on_done(batch)
+
+    def _write_one_by_one(
+        self, conn: psycopg.Connection[Any], batch: Sequence[PageRows], error: psycopg.Error
+    ) -> list[PageRows]:
+        """Write a refused batch a page per transaction; return the pages written and record the refused ones."""
+        if len(batch) == 1:
+            self._refuse(batch[0], error)
+            return []
+        written: list[PageRows] = []
+        for page in batch:
+            try:
+                replace_pages(conn, self.names, self.generation, [page])
+            except ROW_REFUSALS as exc:
+                self._refuse(page, exc)
+            else:
+                written.append(page)
+        return written
+
+    def _refuse(self, page: PageRows, error: psycopg.Error) -> None:
+        refused = RefusedPage.of(page, error)
+        log.warning("customer %s: page %s not written: %s", self.names.customer_id, refused.page_id, refused.reason)
+        with self._done_lock:
+            self._refused.append(refused)
 
     def _batches(self) -> Iterator[list[PageRows]]:
         while True:
