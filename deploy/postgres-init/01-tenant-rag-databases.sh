@@ -18,4 +18,18 @@ CREATE DATABASE :"rag_db" OWNER :"rag_user";
 REVOKE ALL ON DATABASE :"airflow_db" FROM PUBLIC;
 \connect :"rag_db"
 CREATE EXTENSION IF NOT EXISTS vector;
+-- What no tenant session needs (tenant_rag/store/hardening.py does the same when its admin is a superuser; the
+-- vector-store owner is not one here): temporary tables, large objects, notifications, advisory locks.
+REVOKE TEMPORARY ON DATABASE :"rag_db" FROM PUBLIC;
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'pg_catalog'
+             AND p.proname ~ '^(lo_(creat|create|from_bytea|import|put)|pg_notify|pg_(try_)?advisory_(xact_)?lock(_shared)?)$'
+  LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP;
+END $$;
+GRANT pg_use_reserved_connections TO :"rag_user";
 SQL
