@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 from psycopg import sql
+from pydantic import ValidationError
 
 from tenant_rag.store.schema import StoreError, store_names
 from tests.integration.rag.rag_core_support import make_config
