@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import admin_connection
+from tenant_rag.db import admin_connection, tenant_password
 from tenant_rag.dsn import resolve_database_url
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.index_cache import cache_path
@@ -24,8 +24,7 @@ from tenant_rag.retriever import TenantRetriever
 from tenant_rag.state import CustomerState, RAGStatus, StageProgress, append_run, load_state, update_state
 from tenant_rag.store.generations import active_of, list_generations
 from tenant_rag.store.reader import generation_counts
-from tenant_rag.store.roles import set_login_password
-from tenant_rag.store.schema import drop_store, schema_exists, store_names
+from tenant_rag.store.schema import create_store, drop_store, schema_exists, store_names
 
 log = logging.getLogger(__name__)
 
@@ -235,13 +234,15 @@ class CustomerRAGManager:
 
     def reset_role_password(self) -> bool:
         """Set the tenant role's login password from the current ``TENANT_RAG_TENANT_ROLE_SECRET`` (after a
-        rotation); False when no secret is set. The role must exist (the customer has been indexed)."""
+        rotation) and its limits; False when no secret is set. The customer must have been indexed; a role that was
+        lost (dropped by hand) is created again with its grants."""
         with admin_connection(
             self.database_url, customer_id=self.config.customer_id, action="resetting the role password"
         ) as conn:
             if not schema_exists(conn, self.names):
                 raise IndexNotReadyError(f"customer {self.config.customer_id!r} has no index yet: nothing to reset")
-            return set_login_password(conn, self.names)
+            create_store(conn, self.names)  # idempotent: claims, (re)creates the role, password, limits, grants
+            return tenant_password(self.names.role) is not None
 
     def cleanup_index(self) -> dict[str, Any]:
         """Drop the customer's schema (every generation, the history) and its role; remove the index cache."""

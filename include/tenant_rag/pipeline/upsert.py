@@ -27,7 +27,7 @@ from tenant_rag.store.generations import Target, activate, active_of, list_gener
 from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
 from tenant_rag.store.reader import iter_indexed_pages
 from tenant_rag.store.registry import claim
-from tenant_rag.store.schema import StoreNames, create_store, store_names
+from tenant_rag.store.schema import StoreNames, create_store, role_exists, store_names
 from tenant_rag.store.writer import (
     ChunkRow,
     DocumentRow,
@@ -169,7 +169,7 @@ def upsert_changes(
     with admin_connection(database_url, customer_id=config.customer_id, action="writing the index") as conn:
         ensure_vector_types(conn, create=True)
         claim(conn, names)  # before any write: refused when another customer owns the schema or role
-        if target.status != "active":  # a new or resumed generation; the live one needs no DDL at all
+        if target.status != "active" or not role_exists(conn, names):  # new generation, or a role lost by hand
             create_store(conn, names)
             register_target(conn, names, target)
         batches = max(1, -(-total // pages_per_transaction))  # more writers than batches would idle

@@ -83,6 +83,10 @@ def schema_exists(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
     return row is not None and row[0] is not None
 
 
+def role_exists(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (names.role,)).fetchone() is not None
+
+
 def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     """Schema, metadata and history tables, tenant role and grants (idempotent; run as the admin).
 

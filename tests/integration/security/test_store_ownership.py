@@ -14,7 +14,7 @@ from psycopg import errors as pg_errors
 
 from tenant_rag.config import CustomerConfig, load_customer_config
 from tenant_rag.customers import CustomerManager
-from tenant_rag.db import tenant_url
+from tenant_rag.db import close_pools, tenant_url
 from tenant_rag.errors import ConfigError, CustomerExistsError
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import generate_collection_name, safe_name, tenant_role_name
@@ -199,3 +199,15 @@ def test_the_registry_is_unique_by_schema_and_role_and_unreachable_from_tenant_r
         ):
             with pytest.raises(pg_errors.InsufficientPrivilege):
                 tenant.execute(statement)
+
+
+def test_a_lost_role_comes_back_by_reset_or_by_the_next_run(pg_url: str, customers_dir: Path) -> None:
+    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    for repair in (acme.reset_role_password, lambda: acme.build_index(acme.customer_dir / "exports")):
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # an operator drops the role by hand
+            admin.execute(f'DROP OWNED BY "{acme.names.role}"')
+            admin.execute(f'DROP ROLE "{acme.names.role}"')
+        repair()
+        close_pools(pg_url)  # sessions of the dropped role are gone with it (an API restart does the same)
+        result = CustomerQueryManager(pg_url).query(acme.config, "consumer groups rebalance", top_k=2)
+        assert result.documents and {d.metadata["page_id"] for d in result.documents} <= set(KAFKA_PAGES)
