@@ -6,8 +6,9 @@ cookie scoped to ``/v1/`` and redirects (303) to the page. A URL that carries a 
 of ``tenant_rag.logmask.SECRET_QUERY_NAMES``) never authenticates: it is answered 400.
 
 The login POST is refused (403) when the browser says it comes from another site: ``Sec-Fetch-Site`` other than
-``same-origin``, or an ``Origin`` / ``Referer`` whose host is not this request's ``Host``. Clients that send none
-of these headers (curl, scripts) are not browsers and cannot be driven cross-site, so they may sign in.
+``same-origin`` or, from browsers too old to send it, an ``Origin`` (``null`` included) or ``Referer`` whose host
+is not this request's ``Host``. Clients that send none of these headers (curl, scripts) are not browsers and
+cannot be driven cross-site, so they may sign in.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def _host_of(url: str) -> str | None:
 def is_same_site_post(request: Request) -> bool:
     """Whether a login POST comes from this site (see the module docstring)."""
     fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site.lower() != "same-origin":
-        return False
+    if fetch_site is not None:  # set by the browser itself, and it survives proxies that rewrite Host
+        return fetch_site.lower() == "same-origin"
     own_host = request.headers.get("host", "").lower()
     origin = request.headers.get("origin")
     if origin is not None:
