@@ -47,30 +47,28 @@ class Services:
     # -- database and the RAG core -------------------------------------------------------------------------
 
     def database_url(self) -> str:
+        """The database URL, resolved on first use.
+
+        A ``DatabaseNotConfiguredError`` (nothing configured, no embedded fallback) is logged once and raised, so
+        the routes answer 503 with its message; it is not cached, so fixing the configuration needs no restart.
+        """
         with self._lock:
             if self._database_url is None:
-                if self.settings.database_url is not None:
-                    self._database_url = self.settings.database_url.get_secret_value()
-                elif self._database_url_factory is not None:
-                    self._database_url = self._url_from_factory(self._database_url_factory)
-                else:
-                    self._database_url = resolve_database_url(
-                        self.settings.db_conn_id, start_embedded=self.settings.start_embedded_db
-                    )
+                try:
+                    self._database_url = self._resolve_database_url()
+                except DatabaseNotConfiguredError as exc:
+                    if str(exc) != self._reported_db_error:
+                        self._reported_db_error = str(exc)
+                        log.error("%s", exc)
+                    raise
             return self._database_url
 
-    def _url_from_factory(self, factory: Callable[[], str]) -> str:
-        """The factory's URL; a ``DatabaseNotConfiguredError`` is logged once and raised (the routes answer 503).
-
-        A failure is not cached, so fixing the configuration (adding the Connection) needs no restart.
-        """
-        try:
-            return factory()
-        except DatabaseNotConfiguredError as exc:
-            if str(exc) != self._reported_db_error:
-                self._reported_db_error = str(exc)
-                log.error("%s", exc)
-            raise
+    def _resolve_database_url(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        if self._database_url_factory is not None:
+            return self._database_url_factory()
+        return resolve_database_url(self.settings.db_conn_id, start_embedded=self.settings.start_embedded_db)
 
     def query_manager(self) -> Any:
         """The core's ``CustomerQueryManager`` (shared connection pool across customers)."""
