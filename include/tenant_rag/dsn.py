@@ -11,7 +11,7 @@ import json
 import os
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 
 DATABASE_URL_ENV = "TENANT_RAG_DATABASE_URL"
 
@@ -98,8 +98,9 @@ def resolve_database_url(conn_id: str = "tenant_rag_db", *, start_embedded: bool
     if running:
         return running
     if not start_embedded:
-        raise TenantRagError(
+        raise DatabaseNotConfiguredError(
+            conn_id,
             f"no database for connection {conn_id!r}: set {conn_env_var(conn_id)} or {DATABASE_URL_ENV}, "
-            "or start the embedded server (python -m tenant_rag db start)"
+            "or start the embedded server (python -m tenant_rag db start)",
         )
     return embedded_pg.start().url

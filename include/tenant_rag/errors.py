@@ -48,3 +48,11 @@ class CustomerExistsError(TenantRagError):
 
 class StateError(TenantRagError):
     """state.json could not be read or written."""
+
+
+class DatabaseNotConfiguredError(TenantRagError):
+    """No database URL could be found for ``conn_id`` where starting an embedded one would hide the mistake."""
+
+    def __init__(self, conn_id: str, message: str) -> None:
+        self.conn_id = conn_id
+        super().__init__(message)

@@ -4,7 +4,13 @@ Airflow does not protect plugin apps with its own auth; the tenant-rag app check
 built on the first request (a lazy ASGI wrapper), so loading this plugin in the scheduler, DAG processor or workers
 costs one small import. Settings come from the ``TENANT_RAG_API_*`` environment; the database URL from
 ``AIRFLOW_CONN_TENANT_RAG_DB`` / ``TENANT_RAG_DATABASE_URL`` or else the Airflow Connection ``tenant_rag_db``, and the
-Airflow REST base URL defaults to this API server's ``[api] base_url``.
+Airflow REST base URL defaults to this API server's ``[api] base_url``. Without any of them the data routes answer
+503 naming the Connection to create; nothing falls back to an embedded database.
+
+API keys never belong in URLs (the app refuses them), and in case one is pasted anyway the mount masks secret query
+values in the request scope before anything else reads it, so the API server's access log (Airflow's
+``http.access`` middleware logs the scope's query string after the response) shows ``***``; uvicorn's own access
+logger gets the ``tenant_rag.logmask`` filter as well.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from tenant_rag.logmask import install_access_log_masking, mask_scope_query
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,8 +31,13 @@ DB_CONN_ID = "tenant_rag_db"
 
 
 def _database_url() -> str:
-    """The vector store's URL: environment first (as outside Airflow), else the Airflow Connection."""
+    """The vector store's URL: environment first (as outside Airflow), else the Airflow Connection.
+
+    Never an embedded database: serving an empty index from a private server would hide the missing Connection.
+    Raises ``DatabaseNotConfiguredError`` (the app answers 503 with its message and logs it once).
+    """
     from tenant_rag.dsn import DATABASE_URL_ENV, conn_env_var, connection_fields_to_url, resolve_database_url
+    from tenant_rag.errors import DatabaseNotConfiguredError
 
     if os.environ.get(conn_env_var(DB_CONN_ID)) or os.environ.get(DATABASE_URL_ENV):
         return resolve_database_url(DB_CONN_ID, start_embedded=False)
@@ -32,8 +45,8 @@ def _database_url() -> str:
         from airflow.models.connection import Connection
 
         conn = Connection.get_connection_from_secrets(DB_CONN_ID)
-    except Exception:  # no such Connection: fall back to the embedded default like the CLI does
-        return resolve_database_url(DB_CONN_ID, start_embedded=True)
+    except Exception as exc:  # AirflowNotFoundException, or a secrets backend / metadata database failure
+        raise DatabaseNotConfiguredError(DB_CONN_ID, missing_connection_message(exc)) from exc
     return connection_fields_to_url(
         host=conn.host,
         login=conn.login,
@@ -41,6 +54,15 @@ def _database_url() -> str:
         schema=conn.schema,
         port=conn.port,
         extra=conn.extra_dejson,
+    )
+
+
+def missing_connection_message(cause: BaseException) -> str:
+    return (
+        f"tenant-rag API: the Airflow Connection {DB_CONN_ID!r} (the vector store's PostgreSQL) could not be read "
+        f"({type(cause).__name__}: {str(cause)[:200]}). Create it, e.g. 'airflow connections add {DB_CONN_ID} "
+        f"--conn-uri postgresql://user:password@host:5432/dbname', or set AIRFLOW_CONN_TENANT_RAG_DB or "
+        "TENANT_RAG_DATABASE_URL for the API server. Inside Airflow the API never starts an embedded database."
     )
 
 
@@ -84,9 +106,12 @@ class LazyApp:
             return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            mask_scope_query(scope)  # the same dict the server and its access-log middleware log from
         await self.app(scope, receive, send)
 
 
+install_access_log_masking()
 tenant_rag_api = LazyApp()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -19,6 +20,7 @@ from tenant_rag.api.limits import BodySizeLimitMiddleware
 from tenant_rag.api.metrics import RequestMetricsMiddleware
 from tenant_rag.api.services import Services
 from tenant_rag.api.settings import ApiSettings, get_settings
+from tenant_rag.logmask import install_access_log_masking
 
 DESCRIPTION = """
 Query each customer's Confluence index, read its indexing status, and manage indexing runs (through Airflow).
@@ -27,8 +29,9 @@ Query each customer's Confluence index, read its indexing status, and manage ind
 customer; for any other customer id the answer is exactly the one for an unknown id (404). Admin routes need the
 admin key. Keys are created with `python -m tenant_rag create-key <customer>` (shown once, stored hashed).
 
-**Status pages.** `/v1/customers/{id}/status/page` and `/v1/admin/status/page` are HTML for browsers; open them
-once with `?key=<key>` (moved into an HttpOnly cookie by a redirect).
+**Status pages.** `/v1/customers/{id}/status/page` and `/v1/admin/status/page` are HTML for browsers: without a
+key they show a sign-in form that POSTs the key to the sibling `login` route, which keeps it in an HttpOnly cookie.
+Keys are never accepted in URLs (`?key=` answers 400).
 """
 
 TAGS = [
@@ -69,14 +72,13 @@ def create_app(
     return app
 
 
-def serve(settings: ApiSettings | None = None, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the API with uvicorn (blocking)."""
+def api_server(settings: ApiSettings | None = None, *, host: str | None = None, port: int | None = None) -> Any:
+    """A ``uvicorn.Server`` for the API whose access log masks secret query values (``serve`` runs it)."""
     import uvicorn
 
     settings = settings or get_settings()
-    app = create_app(settings)
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        create_app(settings),
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_level="info",
@@ -85,3 +87,13 @@ def serve(settings: ApiSettings | None = None, *, host: str | None = None, port:
         # reuse a connection the server is closing at that instant (an empty ReadError under load)
         timeout_keep_alive=30,
     )
+    install_access_log_masking()  # after uvicorn.Config has configured its loggers
+    return uvicorn.Server(config)
+
+
+def serve(settings: ApiSettings | None = None, *, host: str | None = None, port: int | None = None) -> None:
+    """Run the API with uvicorn (blocking)."""
+    server = api_server(settings, host=host, port=port)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's exit status when the server could not start (port in use, ...)

@@ -1,7 +1,8 @@
 """Authentication dependencies.
 
-Keys arrive in ``X-API-Key`` or ``Authorization: Bearer <key>``. Status pages also accept the cookie set by
-``?key=``; JSON routes never read cookies, so they cannot be driven by cross-site requests.
+Keys arrive in ``X-API-Key`` or ``Authorization: Bearer <key>``, never in a URL. Status pages also accept the
+cookie set by their sign-in form (``page_login``); JSON routes never read cookies, so they cannot be driven by
+cross-site requests.
 
 The no-existence-leak rule: for a caller without the admin key, "this customer does not exist" and "your key is not
 valid for this customer" are the same answer (404, same body), so a key for one customer learns nothing about
@@ -26,7 +27,7 @@ PAGE_COOKIE = "tenant_rag_key"
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="customer or admin API key")
 _bearer = HTTPBearer(auto_error=False, description="the same key as a bearer token")
-_page_cookie = APIKeyCookie(name=PAGE_COOKIE, auto_error=False, description="set by a status page's ?key=")
+_page_cookie = APIKeyCookie(name=PAGE_COOKIE, auto_error=False, description="set by a status page's sign-in form")
 
 CustomerIdPath = Annotated[
     str, Path(pattern=CUSTOMER_ID_PATTERN, max_length=64, description="the customer's id", examples=["acme"])

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tenant_rag.errors import DatabaseNotConfiguredError
+
 log = logging.getLogger(__name__)
 
 NOT_FOUND_MESSAGE = "customer not found"
@@ -98,6 +100,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
+
+    @app.exception_handler(DatabaseNotConfiguredError)
+    async def _no_database(_: Request, exc: DatabaseNotConfiguredError) -> JSONResponse:
+        # logged once where it is raised (Services.database_url); the message says what to configure
+        return error_response(503, "database_not_configured", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -211,3 +211,21 @@ def admin_page(customers: Sequence[CustomerSummary], *, page_url_of: dict[str, s
     )
     body = f'<section class="cards">{cards}</section><section class="charts">{chart}</section>{table}'
     return _page("tenant-rag · all customers", "tenant-rag <small>all customers</small>", body)
+
+
+def login_page(*, audience: str, message: str | None) -> str:
+    """The sign-in form of a status page: a password field POSTed (form body, never the URL) to ``login``.
+
+    ``audience`` names what the key is for (``acme`` or ``all customers``); the key itself is never shown back.
+    """
+    note = f'<p class="error" data-field="login_error">{escape(message)}</p>' if message else ""
+    form = (
+        '<form method="post" action="login" class="card" id="login">'
+        f'<p><label for="key">API key for <b>{escape(audience)}</b></label></p>'
+        '<p><input type="password" id="key" name="key" autocomplete="current-password" required '
+        'size="48" spellcheck="false"></p><p><button type="submit">Show status</button></p>'
+        "<p><small>The key is kept in an HttpOnly cookie for this site for 8 hours. Keys are never accepted in "
+        "the address (they would end up in logs and history); programs send the X-API-Key header.</small></p>"
+        "</form>"
+    )
+    return _page("tenant-rag · sign in", f"tenant-rag <small>{escape(audience)}</small>", note + form)

@@ -12,7 +12,7 @@ from tenant_rag.api.errors import ApiError, ErrorBody
 from tenant_rag.api.models import CustomerList, QueryDocument, QueryRequest, QueryResponse, StatusResponse
 from tenant_rag.api.status_view import build_status, summary
 from tenant_rag.config import CustomerConfig
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -83,6 +83,8 @@ def query(body: QueryRequest, access: Access, services: ServicesDep) -> QueryRes
         result = services.query_manager().query(
             config, body.question, top_k=top_k, mode=mode, space_keys=body.space_keys
         )
+    except DatabaseNotConfiguredError:
+        raise
     except ValueError as exc:
         services.metrics.query_failed(customer_id, "invalid_request")
         raise ApiError(422, "invalid_request", str(exc)[:300]) from None

@@ -22,7 +22,7 @@ from tenant_rag.api.routes_customers import ADMIN_ERRORS, CUSTOMER_ERRORS, usabl
 from tenant_rag.api.services import Services
 from tenant_rag.api.status_view import run_stats
 from tenant_rag.config import CustomerConfig
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 from tenant_rag.naming import dag_id_for
 
 router = APIRouter(prefix="/v1", tags=["index"])
@@ -172,6 +172,8 @@ def delete_index(
     config = usable_config(access)
     try:
         services.rag_manager(access.entry).cleanup_index()
+    except DatabaseNotConfiguredError:
+        raise
     except TenantRagError as exc:
         raise ApiError(503, "cleanup_failed", f"could not drop the index of {config.customer_id!r}: {exc}") from exc
     services.forget_size(access.customer_id)

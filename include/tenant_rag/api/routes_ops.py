@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from tenant_rag.api.auth import AdminKey, ServicesDep, check_admin_key
 from tenant_rag.api.errors import ErrorBody
 from tenant_rag.api.models import Health
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 
 router = APIRouter(tags=["operations"])
 
@@ -31,9 +31,9 @@ def readyz(services: ServicesDep) -> Response:
         with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except (psycopg.Error, TenantRagError, OSError) as exc:
-        return JSONResponse(
-            Health(status="unavailable", detail=f"database: {type(exc).__name__}").model_dump(), status_code=503
-        )
+        # a configuration mistake says what to do; a connection failure only its type (no host names, no URL)
+        detail = str(exc) if isinstance(exc, DatabaseNotConfiguredError) else type(exc).__name__
+        return JSONResponse(Health(status="unavailable", detail=f"database: {detail}").model_dump(), status_code=503)
     if not services.directory.base_dir.is_dir():
         return JSONResponse(
             Health(status="unavailable", detail="customers folder missing").model_dump(), status_code=503

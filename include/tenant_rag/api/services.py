@@ -22,7 +22,7 @@ from tenant_rag.api.models import IndexSize
 from tenant_rag.api.settings import ApiSettings
 from tenant_rag.config import CustomerConfig
 from tenant_rag.dsn import resolve_database_url
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 from tenant_rag.state import CustomerState
 
 log = logging.getLogger(__name__)
@@ -42,21 +42,33 @@ class Services:
         self._airflow: AirflowClient | None = None
         self._sizes: dict[str, tuple[float, IndexSize]] = {}
         self._schema_sizes: tuple[float, dict[str, int]] | None = None
+        self._reported_db_error: str | None = None
 
     # -- database and the RAG core -------------------------------------------------------------------------
 
     def database_url(self) -> str:
+        """The database URL, resolved on first use.
+
+        A ``DatabaseNotConfiguredError`` (nothing configured, no embedded fallback) is logged once and raised, so
+        the routes answer 503 with its message; it is not cached, so fixing the configuration needs no restart.
+        """
         with self._lock:
             if self._database_url is None:
-                if self.settings.database_url is not None:
-                    self._database_url = self.settings.database_url.get_secret_value()
-                elif self._database_url_factory is not None:
-                    self._database_url = self._database_url_factory()
-                else:
-                    self._database_url = resolve_database_url(
-                        self.settings.db_conn_id, start_embedded=self.settings.start_embedded_db
-                    )
+                try:
+                    self._database_url = self._resolve_database_url()
+                except DatabaseNotConfiguredError as exc:
+                    if str(exc) != self._reported_db_error:
+                        self._reported_db_error = str(exc)
+                        log.error("%s", exc)
+                    raise
             return self._database_url
+
+    def _resolve_database_url(self) -> str:
+        if self.settings.database_url is not None:
+            return self.settings.database_url.get_secret_value()
+        if self._database_url_factory is not None:
+            return self._database_url_factory()
+        return resolve_database_url(self.settings.db_conn_id, start_embedded=self.settings.start_embedded_db)
 
     def query_manager(self) -> Any:
         """The core's ``CustomerQueryManager`` (shared connection pool across customers)."""
@@ -108,6 +120,8 @@ class Services:
                     chunks=int(stats.get("chunks", 0)),
                     bytes=store_bytes(self.database_url(), entry.config),
                 )
+            except DatabaseNotConfiguredError:
+                raise
             except (TenantRagError, psycopg.Error, OSError) as exc:
                 log.warning("customer %r: cannot read index size from the store: %s", entry.customer_id, exc)
         self._sizes[entry.customer_id] = (now, size)
@@ -148,6 +162,8 @@ class Services:
             return cached[1]
         try:
             sizes = all_schema_bytes(self.database_url())
+        except DatabaseNotConfiguredError:  # logged once by database_url(); metrics still answer, without bytes
+            return None
         except (TenantRagError, psycopg.Error, OSError) as exc:
             log.warning("cannot read index sizes: %s", exc)
             return None

@@ -10,7 +10,7 @@ import psycopg
 from tenant_rag.api.directory import CustomerEntry
 from tenant_rag.api.models import CustomerSummary, StatusResponse
 from tenant_rag.api.services import Services
-from tenant_rag.errors import TenantRagError
+from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 from tenant_rag.naming import dag_id_for
 from tenant_rag.state import CustomerState
 
@@ -117,6 +117,8 @@ def latency_series(services: Services, entry: CustomerEntry) -> list[tuple[datet
         return []
     try:
         history = services.query_manager().history(entry.config, services.settings.history_points)
+    except DatabaseNotConfiguredError:
+        raise
     except (TenantRagError, psycopg.Error, OSError):  # database unreachable: an empty plot, not an error page
         return []
     points = []

@@ -102,10 +102,16 @@ def free_socket() -> socket.socket:
 @contextmanager
 def serve_app(app: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on an ephemeral 127.0.0.1 port in a thread; yield its base URL."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    with serve_server(uvicorn.Server(config)) as base_url:
+        yield base_url
+
+
+@contextmanager
+def serve_server(server: uvicorn.Server) -> Iterator[str]:
+    """Run a configured uvicorn server on an ephemeral 127.0.0.1 port in a thread; yield its base URL."""
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenant_rag.api.app import create_app
@@ -76,6 +77,24 @@ def test_health_and_readiness(api_env: ApiEnv, tmp_path: Path) -> None:
         not_ready = http.get("/readyz")
     assert not_ready.status_code == 503
     assert not_ready.json()["status"] == "unavailable" and "database" in not_ready.json()["detail"]
+
+
+def test_no_database_configured_is_a_clear_503_not_an_embedded_one(
+    api_env: ApiEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AIRFLOW_CONN_TENANT_RAG_DB", "TENANT_RAG_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TENANT_RAG_RUN_DIR", str(tmp_path / "run"))
+    settings = ApiSettings(
+        customers_dir=api_env.customers_dir, admin_key_file=api_env.settings.admin_key_file, start_embedded_db=False
+    )
+    with running_api(settings) as base_url, client(base_url, api_env.key("acme")) as http:
+        status = http.get("/v1/customers/acme/status")
+        ready = http.get("/readyz")
+    assert status.status_code == 503 and status.json()["error"] == "database_not_configured"
+    assert "AIRFLOW_CONN_TENANT_RAG_DB" in status.json()["message"]
+    assert ready.status_code == 503 and "TENANT_RAG_DATABASE_URL" in ready.json()["detail"]
+    assert not (tmp_path / "run" / "pgdata").exists()
 
 
 def test_metrics_after_queries(api_env: ApiEnv) -> None:

@@ -1,7 +1,9 @@
 """The status pages in a real headless Chromium: numbers match the JSON API, plots have their points, screenshot.
 
-The browser opens ``.../status/page?key=<key>`` like a person would: the server moves the key into a cookie with a
-303 redirect and Chromium follows it, so this also covers the cookie flow. Needs Debian's ``chromium`` package.
+The browser opens ``.../status/page`` like a person would: it gets the sign-in form, the key is typed into its
+password field and submitted (a POST body, never the URL), the server answers 303 with an HttpOnly cookie and
+Chromium follows it, so this also covers the sign-in flow. Driven over the DevTools protocol (``cdp.py``); needs
+Debian's ``chromium`` package.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,32 +21,22 @@ from lxml import html
 from tenant_rag.customers import CustomerManager
 from tenant_rag.manager import CustomerRAGManager
 from tests.integration.api.api_support import client, write_export
+from tests.integration.api.cdp import CHROMIUM, Chromium
 from tests.integration.api.conftest import ApiEnv
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-
-def chromium(args: list[str], url: str, profile: Path) -> str:
+@contextmanager
+def signed_in(base_url: str, page: str, key: str, profile: Path) -> Iterator[Chromium]:
+    """A browser showing ``page`` after signing in with ``key`` through the page's own form."""
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=3000",
-        *args,
-        url,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    with Chromium(profile) as browser:
+        browser.open(f"{base_url}{page}")
+        assert browser.evaluate("document.querySelector('form#login input[type=password]') !== null")
+        browser.sign_in(key)
+        yield browser
 
 
 def fields(dom: str) -> dict[str, str]:
@@ -66,8 +59,10 @@ def busy_acme(api_env: ApiEnv) -> ApiEnv:
 
 def test_customer_page_matches_the_api_and_has_plots(busy_acme: ApiEnv, tmp_path: Path) -> None:
     env = busy_acme
-    url = f"{env.base_url}/v1/customers/acme/status/page?key={env.key('acme')}"
-    dom = chromium(["--dump-dom"], url, tmp_path / "profile")
+    page = "/v1/customers/acme/status/page"
+    with signed_in(env.base_url, page, env.key("acme"), tmp_path / "profile") as browser:
+        assert browser.url() == f"{env.base_url}{page}"  # the 303 led back to the page, no key in the address
+        dom = browser.dom()
     with client(env.base_url, env.key("acme")) as http:
         status = http.get("/v1/customers/acme/status").json()
     shown = fields(dom)
@@ -91,8 +86,9 @@ def test_customer_page_matches_the_api_and_has_plots(busy_acme: ApiEnv, tmp_path
 
 def test_customer_page_screenshot(busy_acme: ApiEnv, tmp_path: Path) -> None:
     shot = tmp_path / "acme-status.png"
-    url = f"{busy_acme.base_url}/v1/customers/acme/status/page?key={busy_acme.key('acme')}"
-    chromium([f"--screenshot={shot}", "--window-size=1280,1000"], url, tmp_path / "profile")
+    page = "/v1/customers/acme/status/page"
+    with signed_in(busy_acme.base_url, page, busy_acme.key("acme"), tmp_path / "profile") as browser:
+        browser.screenshot(shot, width=1280, height=1000)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
     width, height = struct.unpack(">II", data[16:24])
@@ -105,7 +101,8 @@ def test_customer_page_screenshot(busy_acme: ApiEnv, tmp_path: Path) -> None:
 
 def test_admin_overview_page(busy_acme: ApiEnv, tmp_path: Path) -> None:
     env = busy_acme
-    dom = chromium(["--dump-dom"], f"{env.base_url}/v1/admin/status/page?key={env.keys.admin}", tmp_path / "p")
+    with signed_in(env.base_url, "/v1/admin/status/page", env.keys.admin, tmp_path / "p") as browser:
+        dom = browser.dom()
     with client(env.base_url, env.keys.admin) as http:
         listing = {c["customer_id"]: c for c in http.get("/v1/customers").json()["customers"]}
     tree = html.fromstring(dom)
@@ -121,9 +118,27 @@ def test_admin_overview_page(busy_acme: ApiEnv, tmp_path: Path) -> None:
     assert int(tree.xpath('//*[@id="pages-per-customer"]/@data-points')[0]) == len(listing)
 
 
-def test_page_without_a_valid_key_is_a_json_error(busy_acme: ApiEnv, tmp_path: Path) -> None:
+def test_page_with_another_customers_key_shows_the_form_again(busy_acme: ApiEnv, tmp_path: Path) -> None:
     env = busy_acme
-    dom = chromium(
-        ["--dump-dom"], f"{env.base_url}/v1/customers/acme/status/page?key={env.key('globex')}", tmp_path / "p"
-    )
-    assert '"error":"not_found"' in dom and "data-field" not in dom
+    page = "/v1/customers/acme/status/page"
+    with signed_in(env.base_url, page, env.key("globex"), tmp_path / "p") as browser:
+        dom = browser.dom()
+        browser.open(f"{env.base_url}{page}")  # no cookie was set: still the form
+        again = browser.dom()
+    assert 'data-field="login_error"' in dom and 'type="password"' in dom
+    assert 'data-field="status"' not in dom and env.key("globex") not in dom
+    assert 'id="login"' in again and 'data-field="status"' not in again
+
+
+def test_a_key_in_the_address_is_refused(busy_acme: ApiEnv, tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    env = busy_acme
+    page = f"{env.base_url}/v1/customers/acme/status/page"
+    with Chromium(tmp_path / "p") as browser:
+        browser.open(f"{page}?key={env.key('acme')}")
+        refused = browser.dom()
+        browser.open(page)  # the refused request set no cookie
+        after = browser.dom()
+    assert "not accepted in URLs" in refused and 'id="login"' in refused and 'data-field="status"' not in refused
+    assert 'id="login"' in after and 'data-field="status"' not in after
