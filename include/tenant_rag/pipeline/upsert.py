@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tenant_rag.changes import ChangePlan
+from tenant_rag.changes import ChangePlan, kept_paths
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.index_cache import write_index_cache
@@ -105,7 +105,7 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
 
 def _blocking_errors(plan: ChangePlan, chunk_errors: list[dict[str, Any]], active_paths: set[str]) -> list[str]:
     """Files in error whose page the live generation still serves (a switch now would drop them)."""
-    files = {error["file"] for error in plan.errors} | {error["file"] for error in chunk_errors}
+    files = kept_paths(plan.errors) | kept_paths(chunk_errors)
     return sorted(files & active_paths)
 
 
