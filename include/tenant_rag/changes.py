@@ -3,8 +3,10 @@
 A page is *new* (not indexed), *changed* (its content hash differs, or the metadata shown with results — space,
 URL, path, labels, parent — changed; a higher version with the same hash is not a change), *unchanged*, or
 *deleted* (indexed but gone from the export, or in a space the customer no longer exports). A file that cannot be
-read is a per-page error and its indexed page, if any, is kept. Deleting more than ``rag.max_delete_ratio`` of the
-indexed pages in one run is refused (``DeletionLimitExceeded``) unless forced; a dry run reports it instead.
+read is a per-page error and its indexed page, if any, is kept; a file refused because it links out of the export
+folder is a per-page error too (``kind: outside_root``) but keeps nothing: what was indexed from it goes. Deleting
+more than ``rag.max_delete_ratio`` of the indexed pages in one run is refused (``DeletionLimitExceeded``) unless
+forced; a dry run reports it instead.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenant_rag.documents import ExportedPage, PageFormatError, iter_page_files, read_page
+from tenant_rag.documents import ExportedPage, PageFormatError, PageOutsideRootError, iter_page_files, read_page
 from tenant_rag.errors import PermanentError
 from tenant_rag.store.reader import IndexedPage
 
@@ -71,7 +73,20 @@ class ExportScan:
 
     @property
     def error_paths(self) -> set[str]:
-        return {error["file"] for error in self.errors}
+        return kept_paths(self.errors)
+
+
+def page_error(rel: str, exc: Exception, **fields: str) -> dict[str, str]:
+    """A per-page error record; a refused link is marked ``kind: outside_root``."""
+    error = {"file": rel, **fields, "error": str(exc)}
+    if isinstance(exc, PageOutsideRootError):
+        error["kind"] = PageOutsideRootError.kind
+    return error
+
+
+def kept_paths(errors: list[dict[str, Any]]) -> set[str]:
+    """Files in error whose indexed page is kept: every one but links refused for leaving the export folder."""
+    return {error["file"] for error in errors if error.get("kind") != PageOutsideRootError.kind}
 
 
 def scan_export(export_dir: Path, space_keys: list[str] | None) -> ExportScan:
@@ -82,7 +97,7 @@ def scan_export(export_dir: Path, space_keys: list[str] | None) -> ExportScan:
         try:
             page = read_page(path, export_dir)
         except (PageFormatError, OSError) as exc:
-            scan.errors.append({"file": rel, "error": str(exc)})
+            scan.errors.append(page_error(rel, exc))
             continue
         first = scan.pages.get(page.page_id)
         if first is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +45,13 @@ _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class PageFormatError(ValueError):
     """A page file that cannot be read (bad front matter, not UTF-8); names the file."""
+
+
+class PageOutsideRootError(PageFormatError):
+    """A page file or folder that is a link leading out of the source root (another customer's files, secrets):
+    refused, never read. Unlike other unreadable files, it does not keep a page that was indexed from it."""
+
+    kind = "outside_root"
 
 
 @dataclass(frozen=True)
@@ -105,11 +114,27 @@ def _title_from(body: str, fallback: str) -> str:
     return fallback
 
 
+def _read_inside(path: Path, export_root: Path) -> str:
+    """The text of ``path`` if, with every link and ``..`` resolved, it is a regular file inside ``export_root``."""
+    root = os.path.realpath(export_root)
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        what = "folder" if os.path.isdir(real) else "file"
+        raise PageOutsideRootError(f"{path}: a link to a {what} outside the source folder {export_root}; refused")
+    # O_NOFOLLOW: a link swapped in after the check is not followed; O_NONBLOCK: a FIFO cannot hang the run
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise PageFormatError(f"{path}: not a regular file")
+        return file.read().decode("utf-8")
+
+
 def read_page(path: Path, export_root: Path) -> ExportedPage:
-    """Read one page file; raise ``PageFormatError`` naming the file when it is unusable."""
+    """Read one page file; raise ``PageFormatError`` naming the file when it is unusable, and
+    ``PageOutsideRootError`` when it (or a folder on its way) is a link leading out of ``export_root``."""
     rel = path.relative_to(export_root).as_posix()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_inside(path, export_root)
     except UnicodeDecodeError as exc:
         raise PageFormatError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
@@ -163,13 +188,49 @@ def _without_nul(page: ExportedPage, path: Path) -> ExportedPage:
 
 
 def iter_page_files(export_root: Path, space_keys: list[str] | None = None) -> Iterator[Path]:
-    """Markdown files under ``export_root/<space>/`` in sorted order (hidden files and folders skipped)."""
+    """Markdown files under ``export_root/<space>/`` in sorted order (hidden files and folders skipped).
+
+    Links are never followed into folders. A link named ``*.md`` is yielded (``read_page`` reads it only if it
+    resolves inside the root); a linked folder is yielded too when it leads out of the root, so the caller records
+    the refusal, and skipped silently when it stays inside (its files are reached by their own path).
+    """
     if not export_root.is_dir():
         return
-    spaces = sorted(p for p in export_root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for space_dir in spaces:
+    root = os.path.realpath(export_root)
+    for space_dir in _entries(export_root):
         if space_keys is not None and space_dir.name not in space_keys:
             continue
-        for path in sorted(space_dir.rglob("*.md")):
-            if not any(part.startswith(".") for part in path.relative_to(export_root).parts):
-                yield path
+        if space_dir.is_symlink():
+            if space_dir.is_dir() and not _inside(root, space_dir):
+                yield space_dir
+        elif space_dir.is_dir():
+            yield from _walk(space_dir, root)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
+
+
+def _inside(root: str, path: Path) -> bool:
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
+def _walk(folder: Path, root: str) -> Iterator[Path]:
+    """Depth-first and sorted like ``sorted(rglob("*.md"))``, never through a link."""
+    found: list[Path] = []
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = _entries(current)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                if entry.suffix == ".md" or (entry.is_dir() and not _inside(root, entry)):
+                    found.append(entry)
+            elif entry.is_dir():
+                stack.append(entry)
+            elif entry.suffix == ".md":
+                found.append(entry)
+    yield from sorted(found)

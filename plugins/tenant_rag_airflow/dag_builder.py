@@ -87,9 +87,11 @@ def _default_args(owner: str, retries: int) -> dict[str, Any]:
 
 
 def _doc(config: CustomerConfig) -> str:
+    from tenant_rag.urls import public_url
+
     export = config.export
     if isinstance(export, ConfluenceExportConfig):
-        source = f"Confluence {export.flavor} `{export.base_url}` (connection `{export.conn_id}`)"
+        source = f"Confluence {export.flavor} `{public_url(export.base_url)}` (connection `{export.conn_id}`)"
         spaces = ", ".join(f"`{key}`" for key in export.space_keys)
     else:
         source = f"Markdown folder `{export.path}`"

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
+from tenant_rag.urls import public_url
+
 TOKEN_PATH = "/auth/token"
 TOKEN_SLACK_SECONDS = 60
 
@@ -107,7 +109,7 @@ class AirflowClient:
         try:
             response = self._http.post(TOKEN_PATH, json={"username": self._username, "password": self._password})
         except httpx.HTTPError as exc:
-            raise AirflowError("unavailable", f"cannot reach Airflow at {self.base_url}: {exc}") from exc
+            raise AirflowError("unavailable", f"cannot reach Airflow at {public_url(self.base_url)}: {exc}") from exc
         if response.status_code not in (200, 201):
             kind = "unavailable" if response.status_code >= 500 else "auth"
             raise AirflowError(kind, f"token request refused: {_message(response)}", response.status_code)
@@ -133,7 +135,9 @@ class AirflowClient:
             try:
                 response = self._http.request(method, path, json=body, headers=headers)
             except httpx.HTTPError as exc:
-                raise AirflowError("unavailable", f"cannot reach Airflow at {self.base_url}: {exc}") from exc
+                raise AirflowError(
+                    "unavailable", f"cannot reach Airflow at {public_url(self.base_url)}: {exc}"
+                ) from exc
             if response.status_code == 401 and attempt == 0 and not self._static_token:
                 continue
             break

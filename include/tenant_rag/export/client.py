@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from tenant_rag.export.errors import ConfluenceHTTPError, ExportError
 from tenant_rag.export.http import HttpClient, RetryPolicy
 from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSummary, SpaceInfo, parse_time
+from tenant_rag.urls import public_url
 
 
 class SpaceMissing(LookupError):
@@ -45,7 +46,7 @@ class ConfluenceClient:
         policy: RetryPolicy | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ExportError(f"Confluence base URL {base_url!r} must start with http:// or https://")
+            raise ExportError(f"Confluence base URL {public_url(base_url)!r} must start with http:// or https://")
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenant_rag.errors import PermanentError, TenantRagError
+from tenant_rag.urls import public_url
 
 
 class ExportError(PermanentError):
@@ -17,7 +18,7 @@ class SpaceNotFoundError(ExportError, LookupError):
         self.space_key = space_key
         self.base_url = base_url
         super().__init__(
-            f"customer {customer_id!r}: space {space_key!r} does not exist on {base_url} "
+            f"customer {customer_id!r}: space {space_key!r} does not exist on {public_url(base_url)} "
             "(or the Confluence credentials cannot see it); check export.space_keys in config.yaml"
         )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tenant_rag.changes import ChangePlan
+from tenant_rag.changes import ChangePlan, page_error
 from tenant_rag.chunking import ChildChunk, ParentChunk, chunk_page
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection
@@ -208,7 +208,7 @@ def chunk_changes(
                     raise PageFormatError(f"page id changed from {ref.page_id!r} to {page.page_id!r} during the run")
                 parents, children = chunk_page(page, config.rag)
             except (PageFormatError, OSError, ValueError) as exc:
-                errors.append({"file": ref.rel_path, "page_id": ref.page_id, "error": str(exc)})
+                errors.append(page_error(ref.rel_path, exc, page_id=ref.page_id))
                 continue
             if page.cleaned:
                 warnings.append({"file": ref.rel_path, "page_id": ref.page_id, "warning": _cleaned_warning(page)})

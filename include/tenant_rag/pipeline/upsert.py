@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tenant_rag.changes import ChangePlan
+from tenant_rag.changes import ChangePlan, kept_paths
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.index_cache import write_index_cache
@@ -108,7 +108,7 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
 
 def _blocking_errors(plan: ChangePlan, page_errors: list[dict[str, Any]], active_paths: set[str]) -> list[str]:
     """Files in error whose page the live generation still serves (a switch now would drop them)."""
-    files = {error["file"] for error in plan.errors} | {error["file"] for error in page_errors}
+    files = kept_paths(plan.errors) | kept_paths(page_errors)
     return sorted(files & active_paths)
 
 

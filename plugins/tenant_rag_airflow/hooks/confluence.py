@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from tenant_rag.urls import public_url
 from tenant_rag_airflow.constants import CONFLUENCE_CONN_ID
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class ConfluenceHook(BaseHook):
                 f"{base}/rest/api/content/search", params={"cql": "type=page", "limit": 1}, timeout=15.0, **kwargs
             )
         except httpx.HTTPError as exc:
-            return False, f"{base}: {exc}"
+            return False, f"{public_url(base)}: {exc}"
         if response.status_code == 200:
-            return True, f"connected to {base}"
-        return False, f"{base}: HTTP {response.status_code} {response.reason_phrase}"
+            return True, f"connected to {public_url(base)}"
+        return False, f"{public_url(base)}: HTTP {response.status_code} {response.reason_phrase}"

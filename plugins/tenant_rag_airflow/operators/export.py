@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowRescheduleException
 
 from tenant_rag.config import ConfluenceExportConfig, DirectoryExportConfig
+from tenant_rag.documents import iter_page_files
 from tenant_rag.errors import ConfigError
 from tenant_rag.state import load_state
 from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
@@ -96,7 +97,7 @@ class ExportOperator(TenantRagStageOperator):
         present = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         request = self.run_request(context, available=present)
         spaces = list(request.space_keys) or list(export.space_keys or present)
-        pages = sum(1 for space in spaces for _ in (folder / space).rglob("*.md"))
+        pages = sum(1 for _ in iter_page_files(folder, spaces))  # never through a link
         return {
             "source": "directory",
             "mode": "full",

@@ -110,6 +110,9 @@ def test_folder_and_customer_id_must_agree(tmp_path: Path) -> None:
         ({"password": "hunter2"}, "export.password"),
         ({"api_token": "abc"}, "export.api_token"),
         ({"base_url": "https://bob:secret@acme.atlassian.net/wiki"}, "export.base_url"),
+        ({"base_url": "https://ATATT3xFf0@acme.atlassian.net/wiki"}, "export.base_url"),
+        ({"base_url": "https://acme.atlassian.net/wiki?access_token=abc"}, "export.base_url"),
+        ({"cql": "space = ENG AND apiToken=abc"}, "export.cql"),
     ],
 )
 def test_secrets_are_refused_with_connection_hint(tmp_path: Path, export_extra: dict, field: str) -> None:
@@ -118,6 +121,11 @@ def test_secrets_are_refused_with_connection_hint(tmp_path: Path, export_extra: 
         load_customer_config(write(tmp_path, "acme", raw))
     assert info.value.first_field == field
     assert "Connection" in str(info.value)
+
+
+def test_cql_mentioning_password_as_a_word_is_accepted(tmp_path: Path) -> None:
+    raw = {**GOOD, "export": {**GOOD["export"], "cql": 'label = "password-policy" OR title ~ "token"'}}
+    assert load_customer_config(write(tmp_path, "acme", raw)).export.cql == raw["export"]["cql"]  # type: ignore[union-attr]
 
 
 def test_connection_string_with_credentials_anywhere_is_refused(tmp_path: Path) -> None:
