@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowRescheduleException
 
 from tenant_rag.config import ConfluenceExportConfig, DirectoryExportConfig
+from tenant_rag.directory_source import directory_source
 from tenant_rag.documents import iter_page_files
-from tenant_rag.errors import ConfigError
 from tenant_rag.state import load_state
 from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
@@ -86,14 +86,7 @@ class ExportOperator(TenantRagStageOperator):
             raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + timedelta(seconds=wait))
 
     def _resolve_directory(self, context: Context, export: DirectoryExportConfig) -> dict[str, Any]:
-        folder = Path(export.path)
-        folder = folder if folder.is_absolute() else (self.customer_dir / folder)
-        if not folder.is_dir():
-            raise ConfigError(
-                self.customer_id,
-                self.customer_dir / "config.yaml",
-                [("export.path", f"{folder} is not a folder")],
-            )
+        folder = directory_source(self.customer_dir, export.path)
         present = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         request = self.run_request(context, available=present)
         spaces = list(request.space_keys) or list(export.space_keys or present)
