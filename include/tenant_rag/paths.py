@@ -22,6 +22,14 @@ def data_dir() -> Path:
     return Path(os.environ.get("TENANT_RAG_DATA_DIR") or project_root() / "data")
 
 
+def customer_folder(customer_id: str, base: Path | str | None = None) -> Path:
+    """``<base>/<customer_id>`` (``base`` defaults to ``customers_dir()``), after validating the id: a bad id
+    raises ``InvalidCustomerIdError`` before any path is built from it, so nothing is ever created outside."""
+    from tenant_rag.naming import validate_customer_id
+
+    return Path(base or customers_dir()) / validate_customer_id(customer_id)
+
+
 def customers_dir() -> Path:
     """Folder holding one ``<customer_id>/`` per customer (``TENANT_RAG_CUSTOMERS_DIR`` overrides)."""
     return Path(os.environ.get("TENANT_RAG_CUSTOMERS_DIR") or data_dir() / "customers")

@@ -238,20 +238,17 @@ def test_shadow_copy_shares_data_but_not_writes(tmp_path: Path) -> None:
     assert page.read_text(encoding="utf-8") == "original"
 
 
-def test_run_lease_serialises_runs_and_recovers_from_dead_ones(tmp_path: Path) -> None:
-    from tenant_rag_airflow.run_lease import LeaseLostError, acquire_lease, check_lease, release_lease
+def test_the_lease_probe_reads_the_status_of_errors_relayed_by_the_task_supervisor() -> None:
+    import httpx
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse
 
-    alive = {"run-a": True}
-    assert acquire_lease(tmp_path, "run-a", alive.get) is None
-    assert acquire_lease(tmp_path, "run-a", alive.get) is None  # a retried export of the same run
-    holder = acquire_lease(tmp_path, "run-b", lambda run_id: alive.get(run_id, False))
-    assert holder is not None and holder["run_id"] == "run-a"
-    with pytest.raises(LeaseLostError):
-        check_lease(tmp_path, "run-b")
-    assert not release_lease(tmp_path, "run-b")
-    alive["run-a"] = False  # its worker died: the next run takes over
-    assert acquire_lease(tmp_path, "run-b", lambda run_id: alive.get(run_id, False)) is None
-    check_lease(tmp_path, "run-b")
-    with pytest.raises(LeaseLostError):
-        check_lease(tmp_path, "run-a")
-    assert release_lease(tmp_path, "run-b") and acquire_lease(tmp_path, "run-c", lambda _: True) is None
+    from tenant_rag_airflow.run_lease import status_code
+
+    relayed = AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail={"status_code": 404}))
+    assert status_code(relayed) == 404  # a deleted run, seen from a task under a real scheduler
+    request = httpx.Request("GET", "http://airflow/execution/dag-runs/d/r/state")
+    direct = httpx.HTTPStatusError("gone", request=request, response=httpx.Response(404, request=request))
+    assert status_code(direct) == 404
+    network = AirflowRuntimeError(ErrorResponse(error=ErrorType.API_SERVER_ERROR, detail={"status_code": None}))
+    assert status_code(network) is None and status_code(RuntimeError("boom")) is None

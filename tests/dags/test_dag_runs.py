@@ -8,6 +8,8 @@ the stats the tasks pushed to XCom; the index Asset published with the stats.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -210,14 +212,22 @@ def test_a_lease_left_by_a_vanished_run_is_taken_over(
     airflow_ready: None, pg_url: str, write_customer: Callable[..., CustomerConfig], customers_dir: Path
 ) -> None:
     from tenant_rag.fsutil import atomic_write_json
-    from tenant_rag_airflow.run_lease import lease_path
+    from tenant_rag.pipeline import staging_for
+    from tenant_rag.runs.lease import lease_path
 
     write_customer("initech", {"source": "directory", "path": "docs"})
     page = customers_dir / "initech" / "docs" / "KB" / "vpn.md"
     page.parent.mkdir(parents=True)
     page.write_text("# VPN\n\nConnect to the office VPN with the hardware token.\n", encoding="utf-8")
-    # a worker died mid-run: its lease names a run Airflow no longer knows (the API answers 404)
+    # a worker died mid-run: its lease names a run Airflow no longer knows (the API answers 404), and its staging
+    # folder was last written three days ago
     atomic_write_json(lease_path(customers_dir / "initech"), {"run_id": "manual__vanished", "acquired_at": "x"})
+    stale = staging_for(customers_dir / "initech", "manual__vanished").root
+    (stale / "embed").mkdir(parents=True)
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for folder in (stale / "embed", stale):
+        os.utime(folder, (three_days_ago, three_days_ago))
     state = run_customer_dag("initech")
     assert state["dag_run_state"] == "success" and state["last_run_stats"]["counts"]["pages_added"] == 1
     assert not lease_path(customers_dir / "initech").exists()
+    assert not stale.exists()

@@ -182,7 +182,7 @@ def activate(conn: psycopg.Connection[Any], names: StoreNames, generation: int) 
 
     Returns the number of the generation that was replaced (None when there was none).
     """
-    create_search_indexes(conn, names, generation)
+    create_search_indexes(conn, names, generation, lock=lambda: lock_store(conn, names))
     with conn.transaction():
         lock_store(conn, names)
         row = conn.execute(

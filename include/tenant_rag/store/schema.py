@@ -11,6 +11,7 @@ ownership registry (``tenant_rag.store.registry``): a store is created, written 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,17 +231,25 @@ def create_generation_tables(
     grant_reader(conn, names)
 
 
-def create_search_indexes(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
+def create_search_indexes(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, lock: Callable[[], None] | None = None
+) -> None:
     """Every index a generation needs to be queried and updated: btrees, the GIN lexical index, HNSW (cosine).
 
     Idempotent (``IF NOT EXISTS``); each index is built in its own transaction with the bulk-build settings of
-    ``tenant_rag.db.bulk_build_settings`` (memory for an in-memory build, parallel maintenance workers).
+    ``tenant_rag.db.bulk_build_settings`` (memory for an in-memory build, parallel maintenance workers). ``lock``
+    (the store lock) is taken first in each: two concurrent ``CREATE INDEX IF NOT EXISTS`` of one name would
+    otherwise both create it and one fail with a unique violation.
     """
     for index in (*WRITE_INDEXES, *SEARCH_INDEXES):
         with conn.transaction():
+            if lock is not None:
+                lock()
             bulk_build_settings(conn)
             _create_index(conn, names, generation, index)
     with conn.transaction():
+        if lock is not None:
+            lock()
         bulk_build_settings(conn)
         create_vector_index(conn, names, generation)
 

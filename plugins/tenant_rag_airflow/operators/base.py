@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +23,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 
 from tenant_rag.config import CONFIG_FILE, CustomerConfig, load_customer_config
 from tenant_rag.errors import PermanentError
-from tenant_rag.paths import customers_dir as default_customers_dir
+from tenant_rag.paths import customer_folder
+from tenant_rag.runs.lease import keep_alive
 from tenant_rag_airflow.constants import ERROR_XCOM_KEY, STATS_XCOM_KEY
 from tenant_rag_airflow.params import RunRequest, run_request
 from tenant_rag_airflow.progress import ProgressReporter
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
 
     from tenant_rag_airflow.hooks.tenant_db import TenantRagDbHook
 
-#: Dag-run states in which a run may still write the customer's store.
-ACTIVE_RUN_STATES = frozenset({"queued", "running"})
 MAX_LIST_ITEMS = 20
 MAX_TEXT = 2000
 
@@ -98,7 +97,8 @@ class TenantRagStageOperator(BaseOperator):
     # -- resolved on first use, inside execute ------------------------------------------------------------------
     @cached_property
     def customer_dir(self) -> Path:
-        return Path(self.customers_dir or default_customers_dir()) / self.customer_id
+        """The customer's folder; a bad customer id raises ``InvalidCustomerIdError`` (permanent) first."""
+        return customer_folder(self.customer_id, self.customers_dir)
 
     @cached_property
     def config(self) -> CustomerConfig:
@@ -149,20 +149,6 @@ class TenantRagStageOperator(BaseOperator):
 
         return staging_for(self.customer_dir, context["run_id"], base=self.staging_base)
 
-    def run_is_active(self, context: Context) -> Callable[[str], bool]:
-        """Whether another run of this DAG still counts as active (for the customer's run lease)."""
-        ti = context["ti"]
-
-        def active(run_id: str) -> bool:
-            try:
-                state = ti.get_dagrun_state(dag_id=ti.dag_id, run_id=run_id)
-            except Exception as exc:  # a deleted run (404) is not active; on any other error assume it is
-                status = getattr(getattr(exc, "response", None), "status_code", None)
-                return status != 404
-            return str(getattr(state, "value", state)) in ACTIVE_RUN_STATES
-
-        return active
-
     def upstream_stats(self, context: Context, task_id: str) -> dict[str, Any]:
         value = context["ti"].xcom_pull(task_ids=task_id, key=STATS_XCOM_KEY)
         if not isinstance(value, Mapping):
@@ -174,7 +160,8 @@ class TenantRagStageOperator(BaseOperator):
         started = time.monotonic()
         self.log.info("customer %s: %s starting", self.customer_id, self.stage)
         try:
-            stats, result = self.run_stage(context)
+            with keep_alive(self.customer_dir, context["run_id"]):  # a no-op while the run holds no lease
+                stats, result = self.run_stage(context)
         except (AirflowRescheduleException, AirflowSkipException):
             raise
         except Exception as exc:

@@ -19,10 +19,11 @@ from airflow.sdk.exceptions import AirflowRescheduleException
 from tenant_rag.config import ConfluenceExportConfig, DirectoryExportConfig
 from tenant_rag.directory_source import directory_source
 from tenant_rag.documents import iter_page_files
+from tenant_rag.runs.lease import acquire_lease
 from tenant_rag.state import load_state
 from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.run_lease import acquire_lease
+from tenant_rag_airflow.run_lease import holder_probe
 from tenant_rag_airflow.windows import last_export_as_of, plan_export
 
 if TYPE_CHECKING:
@@ -69,21 +70,35 @@ class ExportOperator(TenantRagStageOperator):
         return ConfluenceHook(self.confluence_conn_id or export.conn_id, default_base_url=export.base_url)
 
     def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
+        export = self.config.export  # a missing folder or broken config fails here, before the lease is written
         self._take_run_lease(context)
-        export = self.config.export
+        if not self.run_request(context).dry_run:
+            self._heal(context)
         if isinstance(export, DirectoryExportConfig):
             return self._resolve_directory(context, export), None
         return self._export_confluence(context, export), None
 
     def _take_run_lease(self, context: Context) -> None:
         """One run per customer at a time: wait (rescheduled, no worker slot held) while another run is active."""
-        holder = acquire_lease(self.customer_dir, context["run_id"], self.run_is_active(context))
+        holder = acquire_lease(self.customer_dir, context["run_id"], holder_probe(context["ti"]))
         if holder is not None:
             wait = lease_recheck_seconds()
             self.log.info(
-                "customer %s: run %s is still active; checking again in %.0fs", self.customer_id, holder["run_id"], wait
+                "customer %s: run %s is still active (last heartbeat %s); checking again in %.0fs",
+                self.customer_id,
+                holder.run_id,
+                holder.heartbeat_at.isoformat(),
+                wait,
             )
             raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + timedelta(seconds=wait))
+
+    def _heal(self, context: Context) -> None:
+        """With the lease held: remove stale staging folders and reconcile state.json with the live generation."""
+        from tenant_rag.runs.housekeeping import live_index, reconcile_state, sweep_stale_staging
+
+        staging = self.staging(context).root
+        sweep_stale_staging(staging.parent, keep={staging.name})  # each removal is logged
+        reconcile_state(self.customer_dir, self.customer_id, lambda: live_index(self.config, self.database_url()))
 
     def _resolve_directory(self, context: Context, export: DirectoryExportConfig) -> dict[str, Any]:
         folder = directory_source(self.customer_dir, export.path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.exceptions import AirflowFailException
 
+from tenant_rag.runs.lease import release_lease
 from tenant_rag.state import update_state
 from tenant_rag_airflow.constants import (
     ASSET_GROUP,
@@ -34,7 +35,6 @@ from tenant_rag_airflow.constants import (
     asset_uri,
 )
 from tenant_rag_airflow.operators.base import TenantRagStageOperator, compact
-from tenant_rag_airflow.run_lease import release_lease
 from tenant_rag_airflow.state_merge import aggregate_embed, apply_run, build_run_record, failed_tasks
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tenant_rag.runs.lease import check_lease
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
-from tenant_rag_airflow.run_lease import check_lease
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
