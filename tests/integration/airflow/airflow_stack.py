@@ -15,12 +15,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -189,3 +192,28 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def running_stack(server_url: str, database: str, folder: Path, env: Mapping[str, str]) -> Iterator[AirflowStack]:
+    """A started stack whose metadata database ``database`` (on the server at ``server_url``) is created fresh and
+    dropped afterwards; its logs are printed when the block fails, and no process of it survives."""
+
+    def drop(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        drop(conn)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    stack = AirflowStack(folder, urlparse(server_url)._replace(path=f"/{database}").geturl(), env)
+    try:
+        stack.start()
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        stack.stop()
+        assert not stack.group_alive(), "Airflow processes survived the process-group kill"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            drop(conn)

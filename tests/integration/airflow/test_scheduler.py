@@ -15,16 +15,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.query import CustomerQueryManager
 from tests.dags.sample_sites import LocalSite
-from tests.integration.airflow.airflow_stack import AirflowStack, wait_for
+from tests.integration.airflow.airflow_stack import AirflowStack, running_stack, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
 DAG_ID = "tenant_rag__acme"
@@ -59,28 +57,10 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
 def stack(
     pg_server_url: str, pg_url: str, site: LocalSite, customers_dir: Path, tmp_path: Path
 ) -> Iterator[AirflowStack]:
-    name = f"airflow_meta_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    stack = AirflowStack(tmp_path, _as_url(pg_server_url, name), {"TENANT_RAG_CUSTOMERS_DIR": str(customers_dir)})
-    try:
-        stack.start()
+    with running_stack(
+        pg_server_url, f"airflow_meta_{os.getpid()}", tmp_path, {"TENANT_RAG_CUSTOMERS_DIR": str(customers_dir)}
+    ) as stack:
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        assert not stack.group_alive(), "Airflow processes survived the process-group kill"
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _as_url(server_url: str, database: str) -> str:
-    from urllib.parse import urlparse
-
-    return urlparse(server_url)._replace(path=f"/{database}").geturl()
 
 
 def _instant(text: str) -> datetime:

@@ -18,19 +18,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import psutil
-import psycopg
 import pytest
-from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.runs.lease import lease_path, read_lease
 from tests.dags.sample_sites import LocalSite
-from tests.integration.airflow.airflow_stack import AirflowStack, wait_for
+from tests.integration.airflow.airflow_stack import AirflowStack, running_stack, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
 DAG_ID = "tenant_rag__acme"
@@ -59,28 +56,14 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
 def stack(
     pg_server_url: str, pg_url: str, site: LocalSite, customers_dir: Path, tmp_path: Path
 ) -> Iterator[AirflowStack]:
-    name = f"airflow_heal_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     env = {
         "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir),
         "TENANT_RAG_LEASE_TTL_SECONDS": str(LEASE_TTL_SECONDS),
         # Airflow would fail the dead task after this long: longer than the test, so only the lease can heal
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "3600",
     }
-    stack = AirflowStack(tmp_path, urlparse(pg_server_url)._replace(path=f"/{name}").geturl(), env)
-    try:
-        stack.start()
+    with running_stack(pg_server_url, f"airflow_heal_{os.getpid()}", tmp_path, env) as stack:
         yield stack
-    except BaseException:
-        print(stack.logs())
-        raise
-    finally:
-        stack.stop()
-        assert not stack.group_alive(), "Airflow processes survived the process-group kill"
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _customer(customers_dir: Path) -> CustomerConfig:

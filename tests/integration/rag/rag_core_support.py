@@ -17,6 +17,7 @@ from tenant_rag.customers import CustomerManager
 from tenant_rag.db import close_pools
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.offline import WordLlamaEmbedder
+from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import generate_collection_name
 from tenant_rag.query import clear_shared_embedders
 from tenant_rag.rag_factory import RAGFactory
@@ -79,6 +80,17 @@ def make_config(customer_id: str, *, spaces: list[str] | None = None, **rag: Any
 def make_customer(customers_dir: Path, config: CustomerConfig) -> Path:
     """The customer's folder (config.yaml, state.json, exports/...) through the real CustomerManager."""
     return CustomerManager(customers_dir).create(config, exist_ok=True).root
+
+
+def build_customer_index(
+    customers_dir: Path, url: str, config: CustomerConfig, pages: dict[str, tuple[str, str]], space: str = "DOCS"
+) -> CustomerRAGManager:
+    """A customer with ``pages`` in one space, fully indexed through the real pipeline; its manager."""
+    root = make_customer(customers_dir, config)
+    write_pages(root / "exports", space, pages)
+    manager = CustomerRAGManager(config, customer_dir=root, database_url=url, embedder=offline_embedder())
+    manager.build_index(root / "exports")
+    return manager
 
 
 def offline_embedder() -> WordLlamaEmbedder:

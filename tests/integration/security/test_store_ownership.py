@@ -24,6 +24,7 @@ from tenant_rag.store.schema import StoreError, create_store, store_names
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,
+    build_customer_index,
     make_config,
     make_customer,
     offline_embedder,
@@ -47,16 +48,6 @@ def _write_config(customers_dir: Path, customer_id: str, collection_name: str | 
         encoding="utf-8",
     )
     return path
-
-
-def _build(
-    customers_dir: Path, url: str, config: CustomerConfig, pages: dict[str, tuple[str, str]]
-) -> CustomerRAGManager:
-    root = make_customer(customers_dir, config)
-    write_pages(root / "exports", "DOCS", pages)
-    manager = CustomerRAGManager(config, customer_dir=root, database_url=url, embedder=offline_embedder())
-    manager.build_index(root / "exports")
-    return manager
 
 
 def _forged(config: CustomerConfig, collection_name: str) -> CustomerConfig:
@@ -132,7 +123,7 @@ def _env() -> dict[str, str]:
 
 
 def test_the_registry_refuses_a_second_owner_when_config_checks_are_bypassed(pg_url: str, customers_dir: Path) -> None:
-    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    acme = build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
     zed = _forged(make_config("zed"), acme.names.schema)
     assert store_names(zed).role != acme.names.role  # the role comes from the id, never from the collection
     with psycopg.connect(pg_url, autocommit=True) as conn, pytest.raises(StoreOwnershipError, match="'acme'"):
@@ -148,8 +139,8 @@ def test_the_registry_refuses_a_second_owner_when_config_checks_are_bypassed(pg_
 
 
 def test_a_forged_query_config_cannot_read_the_other_store(pg_url: str, customers_dir: Path) -> None:
-    zzz = _build(customers_dir, pg_url, make_config("zzz"), KAFKA_PAGES)
-    _build(customers_dir, pg_url, make_config("aaa"), GARDEN_PAGES)
+    zzz = build_customer_index(customers_dir, pg_url, make_config("zzz"), KAFKA_PAGES)
+    build_customer_index(customers_dir, pg_url, make_config("aaa"), GARDEN_PAGES)
     forged = _forged(make_config("aaa"), zzz.names.schema)
     with pytest.raises(QueryError, match="permission denied for schema") as caught:
         CustomerQueryManager(pg_url).query(forged, "consumer groups rebalance", top_k=3)
@@ -157,8 +148,8 @@ def test_a_forged_query_config_cannot_read_the_other_store(pg_url: str, customer
 
 
 def test_offboarding_drops_only_what_the_registry_says(pg_url: str, customers_dir: Path) -> None:
-    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
-    zed = _build(customers_dir, pg_url, make_config("zed"), GARDEN_PAGES)
+    acme = build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    zed = build_customer_index(customers_dir, pg_url, make_config("zed"), GARDEN_PAGES)
     never_indexed = CustomerRAGManager(
         _forged(make_config("mallory"), acme.names.schema), customer_dir=zed.customer_dir, database_url=pg_url
     )
@@ -180,7 +171,7 @@ def test_offboarding_drops_only_what_the_registry_says(pg_url: str, customers_di
 def test_the_registry_is_unique_by_schema_and_role_and_unreachable_from_tenant_roles(
     pg_url: str, customers_dir: Path
 ) -> None:
-    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    acme = build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
     with psycopg.connect(pg_url) as conn:
         unique = {
             r[0]
@@ -202,7 +193,7 @@ def test_the_registry_is_unique_by_schema_and_role_and_unreachable_from_tenant_r
 
 
 def test_a_lost_role_comes_back_by_reset_or_by_the_next_run(pg_url: str, customers_dir: Path) -> None:
-    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    acme = build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
     for repair in (acme.reset_role_password, lambda: acme.build_index(acme.customer_dir / "exports")):
         with psycopg.connect(pg_url, autocommit=True) as admin:  # an operator drops the role by hand
             admin.execute(f'DROP OWNED BY "{acme.names.role}"')

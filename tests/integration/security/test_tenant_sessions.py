@@ -11,16 +11,14 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
-from tenant_rag.config import CustomerConfig
 from tenant_rag.db import tenant_pool, tenant_url
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.tenant_limits import DEFAULT_CONNECTION_LIMIT, TenantLimitsError, tenant_limits
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,
+    build_customer_index,
     make_config,
-    make_customer,
-    offline_embedder,
     rag_pools,  # noqa: F401 - fixture
     write_pages,
 )
@@ -28,21 +26,11 @@ from tests.integration.rag.rag_core_support import (
 pytestmark = pytest.mark.usefixtures("rag_pools")
 
 
-def _build(
-    customers_dir: Path, url: str, config: CustomerConfig, pages: dict[str, tuple[str, str]]
-) -> CustomerRAGManager:
-    root = make_customer(customers_dir, config)
-    write_pages(root / "exports", "DOCS", pages)
-    manager = CustomerRAGManager(config, customer_dir=root, database_url=url, embedder=offline_embedder())
-    manager.build_index(root / "exports")
-    return manager
-
-
 @pytest.fixture
 def acme_and_globex(pg_url: str, customers_dir: Path) -> tuple[CustomerRAGManager, CustomerRAGManager]:
     return (
-        _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES),
-        _build(customers_dir, pg_url, make_config("globex"), GARDEN_PAGES),
+        build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES),
+        build_customer_index(customers_dir, pg_url, make_config("globex"), GARDEN_PAGES),
     )
 
 
@@ -102,7 +90,7 @@ def test_the_pool_and_the_role_follow_a_configured_limit(
 ) -> None:
     monkeypatch.setenv("TENANT_RAG_TENANT_CONNECTION_LIMIT", "2")
     monkeypatch.setenv("TENANT_RAG_TENANT_STATEMENT_TIMEOUT", "1s")
-    acme = _build(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
+    acme = build_customer_index(customers_dir, pg_url, make_config("acme"), KAFKA_PAGES)
     assert tenant_pool(pg_url, acme.names.role).max_size == 2
     with psycopg.connect(tenant_url(pg_url, acme.names.role), autocommit=True) as tenant:
         with pytest.raises(pg_errors.QueryCanceled):  # the role's statement_timeout ends it, whatever it runs
