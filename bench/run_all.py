@@ -37,6 +37,7 @@ BENCHMARKS: tuple[tuple[str, str, str], ...] = (
     ("bench_retrieval_quality", "retrieval_quality", "retrieval quality by mode"),
     ("bench_export", "export", "Confluence export"),
     ("bench_api_load", "api_load", "query API under load"),
+    ("bench_metrics", "metrics", "/metrics at 10,000 customers, before and after"),
 )
 
 

@@ -1,94 +1,49 @@
 """Prometheus metrics of one API app, in a registry of its own (two apps in one process never clash).
 
-Query metrics are labelled by customer only after the caller was authenticated for that customer, so the label
-set is bounded by the real customers. Index-size gauges are collected at scrape time from a callback.
+Query, error and trigger counts are kept twice: as aggregates without a customer label (``tenant_rag_api_*``,
+always) and per customer, labelled only after the caller was authenticated for that customer. Which customers'
+series a scrape shows is ``TENANT_RAG_API_METRICS_PER_CUSTOMER`` (``tenant_rag.api.metrics_customers``); index
+gauges are collected at scrape time from a callback.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenant_rag.api.fleet import IndexGauge
+from tenant_rag.api.metrics_customers import CustomerCollector, CustomerQueryStats, PerCustomer
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-@dataclass(frozen=True)
-class IndexGauge:
-    customer_id: str
-    pages: int | None
-    chunks: int | None
-    bytes: int | None
-    last_success_timestamp: float | None
-    ready: bool
-
-
-class _IndexCollector(Collector):
-    def __init__(self, source: Callable[[], Iterable[IndexGauge]]) -> None:
-        self._source = source
-
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        families = {
-            "pages": GaugeMetricFamily(
-                "tenant_rag_index_pages", "Pages in the customer's index", labels=["customer_id"]
-            ),
-            "chunks": GaugeMetricFamily(
-                "tenant_rag_index_chunks", "Child chunks in the customer's index", labels=["customer_id"]
-            ),
-            "bytes": GaugeMetricFamily(
-                "tenant_rag_index_bytes", "On-disk size of the customer's store", labels=["customer_id"]
-            ),
-            "last": GaugeMetricFamily(
-                "tenant_rag_last_successful_index_timestamp_seconds",
-                "Unix time of the customer's last successful index run",
-                labels=["customer_id"],
-            ),
-            "ready": GaugeMetricFamily(
-                "tenant_rag_index_ready", "1 when the customer's index answers queries", labels=["customer_id"]
-            ),
-        }
-        for gauge in self._source():
-            labels = [gauge.customer_id]
-            for name, value in (
-                ("pages", gauge.pages),
-                ("chunks", gauge.chunks),
-                ("bytes", gauge.bytes),
-                ("last", gauge.last_success_timestamp),
-            ):
-                if value is not None:
-                    families[name].add_metric(labels, float(value))
-            families["ready"].add_metric(labels, 1.0 if gauge.ready else 0.0)
-        yield from families.values()
-
-
 class ApiMetrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, index_source: Callable[[], Iterable[IndexGauge]]) -> None:
+    def __init__(
+        self, index_source: Callable[[], Iterable[IndexGauge]], *, per_customer: PerCustomer = "top", top: int = 20
+    ) -> None:
         self.registry = CollectorRegistry()
+        self.per_customer = per_customer
+        self.customers = CustomerQueryStats(LATENCY_BUCKETS)
         self.query_latency = Histogram(
-            "tenant_rag_query_latency_seconds",
-            "Query latency per customer (retrieval only)",
-            ["customer_id"],
+            "tenant_rag_api_query_latency_seconds",
+            "Query latency of all customers by mode (retrieval only)",
+            ["mode"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.queries = Counter(
-            "tenant_rag_queries",
-            "Queries answered per customer and mode",
-            ["customer_id", "mode"],
-            registry=self.registry,
+            "tenant_rag_api_queries", "Queries answered by mode, all customers", ["mode"], registry=self.registry
         )
         self.query_errors = Counter(
-            "tenant_rag_query_errors",
-            "Queries that failed per customer and reason",
-            ["customer_id", "reason"],
+            "tenant_rag_api_query_errors",
+            "Queries that failed by reason, all customers",
+            ["reason"],
             registry=self.registry,
         )
         self.requests = Counter(
@@ -105,19 +60,28 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.index_triggers = Counter(
-            "tenant_rag_index_triggers",
-            "Index runs triggered through the API",
-            ["customer_id", "outcome"],
+            "tenant_rag_api_index_triggers",
+            "Index runs triggered through the API by outcome, all customers",
+            ["outcome"],
             registry=self.registry,
         )
-        self.registry.register(_IndexCollector(index_source))
+        self.registry.register(CustomerCollector(index_source, self.customers, per_customer, top))
 
     def observe_query(self, customer_id: str, mode: str, seconds: float) -> None:
-        self.query_latency.labels(customer_id).observe(seconds)
-        self.queries.labels(customer_id, mode).inc()
+        self.query_latency.labels(mode).observe(seconds)
+        self.queries.labels(mode).inc()
+        if self.per_customer != "off":
+            self.customers.observe(customer_id, mode, seconds)
 
     def query_failed(self, customer_id: str, reason: str) -> None:
-        self.query_errors.labels(customer_id, reason).inc()
+        self.query_errors.labels(reason).inc()
+        if self.per_customer != "off":
+            self.customers.failed(customer_id, reason)
+
+    def index_triggered(self, customer_id: str, outcome: str) -> None:
+        self.index_triggers.labels(outcome).inc()
+        if self.per_customer != "off":
+            self.customers.triggered(customer_id, outcome)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

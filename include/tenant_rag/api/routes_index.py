@@ -75,9 +75,9 @@ def _trigger(services: Services, config: CustomerConfig, conf: dict[str, Any]) -
     try:
         info = services.airflow().trigger_dag_run(dag_id, conf, note="triggered through the tenant-rag API")
     except AirflowError as exc:
-        services.metrics.index_triggers.labels(config.customer_id, exc.kind).inc()
+        services.metrics.index_triggered(config.customer_id, exc.kind)
         raise _airflow_error(exc, dag_id) from exc
-    services.metrics.index_triggers.labels(config.customer_id, "queued").inc()
+    services.metrics.index_triggered(config.customer_id, "queued")
     return info
 
 

@@ -16,8 +16,9 @@ import psycopg
 
 from tenant_rag.api.airflow_client import AirflowClient
 from tenant_rag.api.directory import CustomerDirectory, CustomerEntry
+from tenant_rag.api.fleet import IndexGauge, StateSummaries, bytes_by_customer
 from tenant_rag.api.keys import AdminKey, CustomerKeyStore
-from tenant_rag.api.metrics import ApiMetrics, IndexGauge
+from tenant_rag.api.metrics import ApiMetrics
 from tenant_rag.api.models import IndexSize
 from tenant_rag.api.settings import ApiSettings
 from tenant_rag.config import CustomerConfig
@@ -34,14 +35,17 @@ class Services:
         self.directory = CustomerDirectory(settings.resolved_customers_dir())
         self.keys = CustomerKeyStore(self.directory.base_dir)
         self.admin = AdminKey(settings.admin_key_hash, settings.resolved_admin_key_file())
-        self.metrics = ApiMetrics(self.index_gauges)
+        self.states = StateSummaries(self.directory.base_dir)
+        self.metrics = ApiMetrics(
+            self.index_gauges, per_customer=settings.metrics_per_customer, top=settings.metrics_top_customers
+        )
         self._database_url_factory = database_url_factory
         self._lock = threading.Lock()
         self._database_url: str | None = None
         self._query_manager: Any = None
         self._airflow: AirflowClient | None = None
         self._sizes: dict[str, tuple[float, IndexSize]] = {}
-        self._schema_sizes: tuple[float, dict[str, int]] | None = None
+        self._customer_bytes: tuple[float, dict[str, int]] | None = None
         self._reported_db_error: str | None = None
 
     # -- database and the RAG core -------------------------------------------------------------------------
@@ -131,43 +135,26 @@ class Services:
         self._sizes.pop(customer_id, None)
 
     def index_gauges(self) -> list[IndexGauge]:
-        """Gauges for every customer: counts from state.json, bytes from one catalog query for all schemas.
+        """Gauges for every customer: counts from state.json (parsed only when changed), bytes from one query.
 
-        Cheap enough to scrape with thousands of customers (no per-customer count queries).
+        Cheap enough to scrape with 10,000 customers: no config is parsed, no per-customer query is made.
         """
-        entries = [e for e in (self.directory.get(cid) for cid in self.directory.ids()) if e is not None]
-        sizes = self.schema_sizes()
-        gauges = []
-        for entry in entries:
-            state = self.directory.state(entry)
-            schema = entry.config.collection_name if entry.config else None
-            last = state.last_success_time.timestamp() if state.last_success_time else None
-            gauges.append(
-                IndexGauge(
-                    entry.customer_id,
-                    state.total_indexed_documents,
-                    state.total_indexed_chunks,
-                    sizes.get(schema, 0) if schema and sizes is not None else None,
-                    last,
-                    bool(state.is_ready_for_queries),
-                )
-            )
-        return gauges
+        return self.states.gauges(self.directory.ids(), self.customer_bytes())
 
-    def schema_sizes(self) -> dict[str, int] | None:
-        """Bytes per schema of the whole database (cached ``index_stats_ttl_seconds``); None if unreachable."""
+    def customer_bytes(self) -> dict[str, int] | None:
+        """Bytes per registered customer (cached ``index_stats_ttl_seconds``); None if the database is unreachable."""
         now = time.monotonic()
-        cached = self._schema_sizes
+        cached = self._customer_bytes
         if cached is not None and now - cached[0] < self.settings.index_stats_ttl_seconds:
             return cached[1]
         try:
-            sizes = all_schema_bytes(self.database_url())
+            sizes = bytes_by_customer(self.database_url())
         except DatabaseNotConfiguredError:  # logged once by database_url(); metrics still answer, without bytes
             return None
         except (TenantRagError, psycopg.Error, OSError) as exc:
             log.warning("cannot read index sizes: %s", exc)
             return None
-        self._schema_sizes = (now, sizes)
+        self._customer_bytes = (now, sizes)
         return sizes
 
     def close(self) -> None:
@@ -179,15 +166,6 @@ SIZE_SQL = (
     "SELECT n.nspname, coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
     " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'm')"
 )
-
-
-def all_schema_bytes(database_url: str) -> dict[str, int]:
-    """On-disk bytes of every schema (tables with their indexes and TOAST)."""
-    from tenant_rag.db import admin_connection
-
-    with admin_connection(database_url) as conn:
-        rows = conn.execute(SIZE_SQL + " GROUP BY n.nspname").fetchall()
-    return {str(name): int(size) for name, size in rows}
 
 
 def store_bytes(database_url: str, config: CustomerConfig) -> int:

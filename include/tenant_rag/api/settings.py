@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,12 @@ class ApiSettings(BaseSettings):
     airflow_timeout_seconds: float = Field(10.0, gt=0, le=120)
 
     metrics_public: bool = Field(False, description="serve /metrics without the admin key")
+    metrics_per_customer: Literal["off", "top", "all"] = Field(
+        "top",
+        description="per-customer series on /metrics: none, the metrics_top_customers that need attention or have "
+        "the most traffic, or every customer (grows with the customer count); aggregates are always there",
+    )
+    metrics_top_customers: int = Field(20, ge=1, le=1000, description="customers labelled when per-customer is top")
     cookie_secure: bool = Field(False, description="mark the status-page cookie Secure (behind HTTPS)")
     history_points: int = Field(200, ge=10, le=5000)
     index_stats_ttl_seconds: float = Field(30.0, ge=0, le=3600)
