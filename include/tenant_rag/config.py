@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tenant_rag.errors import ConfigError, InvalidCustomerIdError
 from tenant_rag.naming import check_chosen_name, generate_collection_name, validate_customer_id
+from tenant_rag.yamlio import load_yaml
 
 CONFIG_FILE = "config.yaml"
 OFFLINE_MODEL: Final = "wordllama-l2-256"
@@ -288,7 +289,7 @@ def load_customer_config(path: Path | str) -> CustomerConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(customer_id, path, [("", f"cannot read: {exc}")]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from tenant_rag.yamlio import load_yaml
+
 FRONT_MATTER_FIELDS = (
     "page_id",
     "title",
@@ -40,7 +42,6 @@ CLEANED_FIELDS = ("title", "body", "url", "breadcrumbs", "labels", "parent_id")
 
 # libyaml's parser when PyYAML was built with it (the wheels are): front matter is parsed for every page of every
 # run, and the pure-Python parser was 80% of an unchanged re-run.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class PageFormatError(ValueError):
@@ -91,7 +92,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     rest = text[end + 4 :]
     body = rest[1:] if rest.startswith("\n") else rest.lstrip("\r\n") if rest.startswith("\r") else rest
     try:
-        meta = yaml.load(header, Loader=_YAML_LOADER) or {}
+        meta = load_yaml(header) or {}
     except yaml.YAMLError as exc:
         raise PageFormatError(f"front matter is not valid YAML: {exc}") from None
     if not isinstance(meta, dict):
