@@ -8,6 +8,7 @@ carry ``export_dir`` (where detection reads), the plan and ``as_of`` (where the 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -21,7 +22,12 @@ from tenant_rag.directory_source import directory_source
 from tenant_rag.documents import iter_page_files
 from tenant_rag.runs.lease import acquire_lease
 from tenant_rag.state import load_state
-from tenant_rag_airflow.constants import DEFAULT_LEASE_RECHECK_SECONDS, LEASE_RECHECK_ENV
+from tenant_rag_airflow.constants import (
+    DEFAULT_LEASE_RECHECK_SECONDS,
+    DEFAULT_LEASE_WAIT_IN_TASK_SECONDS,
+    LEASE_RECHECK_ENV,
+    LEASE_WAIT_IN_TASK_ENV,
+)
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
 from tenant_rag_airflow.run_lease import holder_probe
 from tenant_rag_airflow.windows import last_export_as_of, plan_export
@@ -34,11 +40,22 @@ if TYPE_CHECKING:
 DRY_RUN_DIR = "dry_run_customer"
 
 
-def lease_recheck_seconds() -> float:
+def _seconds(env: str, default: float, minimum: float) -> float:
     try:
-        return max(1.0, float(os.environ.get(LEASE_RECHECK_ENV, DEFAULT_LEASE_RECHECK_SECONDS)))
+        return max(minimum, float(os.environ.get(env, default)))
     except ValueError:
-        return DEFAULT_LEASE_RECHECK_SECONDS
+        return default
+
+
+def lease_recheck_seconds() -> float:
+    """Seconds between two looks at a held lease (``TENANT_RAG_LEASE_RECHECK_SECONDS``, default 30)."""
+    return _seconds(LEASE_RECHECK_ENV, DEFAULT_LEASE_RECHECK_SECONDS, 1.0)
+
+
+def lease_wait_in_task_seconds() -> float:
+    """How long a run waits for the lease inside its task before it is rescheduled
+    (``TENANT_RAG_LEASE_WAIT_IN_TASK_SECONDS``, default 60; 0 reschedules at once)."""
+    return _seconds(LEASE_WAIT_IN_TASK_ENV, DEFAULT_LEASE_WAIT_IN_TASK_SECONDS, 0.0)
 
 
 def _run_type(context: Context) -> str:
@@ -79,18 +96,29 @@ class ExportOperator(TenantRagStageOperator):
         return self._export_confluence(context, export), None
 
     def _take_run_lease(self, context: Context) -> None:
-        """One run per customer at a time: wait (rescheduled, no worker slot held) while another run is active."""
-        holder = acquire_lease(self.customer_dir, context["run_id"], holder_probe(context["ti"]))
-        if holder is not None:
+        """One run per customer at a time: while another run is active, look again every recheck interval, in the
+        task for up to ``lease_wait_in_task_seconds()``, then rescheduled (no worker slot held).
+
+        Waiting in the task first keeps reschedules rare: Airflow 3 can mark a task failed when it is rescheduled
+        again before the scheduler has processed the executor's report of its previous attempt (a busy scheduler
+        and a short recheck interval), so a reschedule every few seconds is what not to do.
+        """
+        deadline = time.monotonic() + lease_wait_in_task_seconds()
+        probe = holder_probe(context["ti"])
+        while (holder := acquire_lease(self.customer_dir, context["run_id"], probe)) is not None:
             wait = lease_recheck_seconds()
+            in_task = time.monotonic() + wait <= deadline
             self.log.info(
-                "customer %s: run %s is still active (last heartbeat %s); checking again in %.0fs",
+                "customer %s: run %s is still active (last heartbeat %s); checking again in %.0fs%s",
                 self.customer_id,
                 holder.run_id,
                 holder.heartbeat_at.isoformat(),
                 wait,
+                "" if in_task else " (rescheduled)",
             )
-            raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + timedelta(seconds=wait))
+            if not in_task:
+                raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + timedelta(seconds=wait))
+            time.sleep(wait)
 
     def _heal(self, context: Context) -> None:
         """With the lease held: remove stale staging folders and reconcile state.json with the live generation."""

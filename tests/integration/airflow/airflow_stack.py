@@ -94,6 +94,8 @@ class AirflowStack:
             "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("include", "plugins", ".")),
             "TENANT_RAG_PROGRESS_SECONDS": "5",
             "TENANT_RAG_LEASE_RECHECK_SECONDS": "3",
+            # runs waiting for the customer's lease wait in their task, never rescheduled every 3 s (see export.py)
+            "TENANT_RAG_LEASE_WAIT_IN_TASK_SECONDS": "600",
         }
         self.processes: list[subprocess.Popen[bytes]] = []
         self.pgid: int | None = None
