@@ -92,6 +92,19 @@ def test_run_request_validates_space_keys_and_flags() -> None:
     assert is_permanent(InvalidRunRequest("x")) and not is_permanent(ConnectionError("x"))
 
 
+def test_run_request_refuses_unknown_keys_naming_the_accepted_ones() -> None:
+    config = _config()
+    with pytest.raises(InvalidRunRequest) as excinfo:
+        run_request({"ful_refresh": True, "space_keys": ["ENG"]}, config)
+    message = str(excinfo.value)
+    assert "unknown run param 'ful_refresh' (did you mean 'full_refresh'?)" in message
+    assert message.endswith("the accepted params are full_refresh, dry_run, space_keys, force_delete")
+    assert is_permanent(excinfo.value)
+    with pytest.raises(InvalidRunRequest, match=r"unknown run params 'priority', 'zzz';"):
+        run_request({"zzz": 1, "priority": "high", "dry_run": False}, config)
+    assert run_request({"full_refresh": True, "dry_run": False, "space_keys": [], "force_delete": False}, config)
+
+
 def test_compact_bounds_lists_and_strings() -> None:
     data = compact({"errors": list(range(50)), "note": "x" * 5000, "when": T0, "path": Path("/a")})
     assert len(data["errors"]) == 21 and data["errors"][-1] == "... 30 more"
