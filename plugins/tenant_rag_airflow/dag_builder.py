@@ -108,8 +108,9 @@ export -> detect_changes -> chunk -> embed (mapped, pool `{EMBEDDING_POOL}`) -> 
   **full_refresh**, exports everything; a manual run exports what changed since the last successful export.
 * **space_keys** limits a run to some spaces, **dry_run** reports what would change and writes nothing,
   **force_delete** accepts deleting more than {config.rag.max_delete_ratio:.0%} of the indexed pages.
-* Every run ends in `record_state`, which writes `state.json` and, when the index changed, publishes the Asset
-  `{asset_uri(config.customer_id)}` with the run's stats.
+* Every run ends in `record_state`, which writes `state.json` and, only when the index changed (pages written or
+  deleted, or a generation switched live), publishes the Asset `{asset_uri(config.customer_id)}` with the run's
+  stats; a run that changed nothing, a dry run or a failed run publishes no event.
 """
 
 
