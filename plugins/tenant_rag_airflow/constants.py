@@ -12,7 +12,7 @@ EMBEDDING_POOL = "embedding_api"
 EMBEDDING_POOL_SLOTS = 4
 EMBEDDING_POOL_DESCRIPTION = "tenantrag: concurrent embedding batches across all customers"
 
-#: Asset published when a customer's index changes: ``tenant-rag://<customer_id>/index``.
+#: Asset with an event only when a run changed a customer's index: ``tenant-rag://<customer_id>/index``.
 #: (A URI scheme may not contain '_', so the scheme is spelled with a hyphen.)
 ASSET_URI_SCHEME = "tenant-rag"
 ASSET_GROUP = "tenant-rag"

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule
 
 from tenant_rag.config import CONFIG_FILE, ConfluenceExportConfig, CustomerConfig, load_customer_config
@@ -107,8 +108,9 @@ export -> detect_changes -> chunk -> embed (mapped, pool `{EMBEDDING_POOL}`) -> 
   **full_refresh**, exports everything; a manual run exports what changed since the last successful export.
 * **space_keys** limits a run to some spaces, **dry_run** reports what would change and writes nothing,
   **force_delete** accepts deleting more than {config.rag.max_delete_ratio:.0%} of the indexed pages.
-* Every run ends in `record_state`, which writes `state.json` and, when the index changed, publishes the Asset
-  `{asset_uri(config.customer_id)}` with the run's stats.
+* Every run ends in `record_state`, which writes `state.json` and, only when the index changed (pages written or
+  deleted, or a generation switched live), publishes the Asset `{asset_uri(config.customer_id)}` with the run's
+  stats; a run that changed nothing, a dry run or a failed run publishes no event.
 """
 
 
@@ -152,6 +154,40 @@ def error_dag_id(folder: str) -> str:
     return f"{DAG_ID_PREFIX}invalid__{safe}_{hashlib.sha256(folder.encode()).hexdigest()[:8]}"
 
 
+_PAUSED_LINE = re.compile(r"^paused[ \t]*:(?P<value>[^#\n]*)", re.MULTILINE)
+
+
+def declared_paused(path: Path) -> bool:
+    """The ``paused`` a broken config.yaml still states, for its placeholder's state upon creation.
+
+    ``is_paused_upon_creation`` applies only when Airflow first creates a DAG id, and after a fix the real DAG takes
+    over the placeholder's row (same id). So the placeholder is created in the state the customer asked for: the
+    file's ``paused`` when it is a boolean (read from the YAML, or from its top-level ``paused:`` line when the
+    YAML itself is broken), the config's default (unpaused) when the file does not set it, and paused when it sets
+    something else (the safe side). Unpaused, a placeholder never runs by itself: it has no schedule.
+    """
+    default = bool(CustomerConfig.model_fields["paused"].default)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return default
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        lines = _PAUSED_LINE.findall(text)  # the last one wins, as in YAML
+        if not lines:
+            return default
+        try:
+            value = yaml.safe_load(lines[-1])
+        except yaml.YAMLError:
+            return True
+    else:
+        if not isinstance(raw, dict) or "paused" not in raw:
+            return default
+        value = raw["paused"]
+    return value if isinstance(value, bool) else True
+
+
 def build_config_error_dag(folder: str, path: Path, error: BaseException) -> DAG:
     message = str(error) if isinstance(error, ConfigError) else f"customer {folder!r} in {path}: {error}"
     first_line = message.splitlines()[0]
@@ -166,6 +202,7 @@ def build_config_error_dag(folder: str, path: Path, error: BaseException) -> DAG
         start_date=datetime(2026, 1, 1, tzinfo=UTC),
         catchup=False,
         max_active_runs=1,
+        is_paused_upon_creation=declared_paused(path),
         tags=[folder[:100], DAG_TAG, CONFIG_ERROR_TAG],
         default_args={"owner": "tenant-rag", "retries": 0},
     ) as dag:

@@ -3,13 +3,16 @@
 ``full_refresh``, ``space_keys`` (a subset of the customer's configured spaces; empty or null means all),
 ``dry_run`` (report what would change, write nothing) and ``force_delete`` (accept a deletion above the customer's
 ``rag.max_delete_ratio``). The form validates types and the space enum; ``run_request`` validates again at run time
-because a run can also be created with a free-form ``conf`` (CLI, REST, backfill).
+because a run can also be created with a free-form ``conf`` (CLI, REST, backfill). Airflow merges every ``conf`` key
+into the params, declared or not, so ``run_request`` also refuses keys it does not know (``{"ful_refresh": true}``
+would otherwise run an ordinary incremental run without a word).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from difflib import get_close_matches
 from typing import Any
 
 from airflow.sdk import Param
@@ -21,7 +24,7 @@ SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 
 
 class InvalidRunRequest(PermanentError, ValueError):
-    """Params that no retry can fix (unknown space, wrong type)."""
+    """Params that no retry can fix (unknown key or space, wrong type)."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,28 @@ def _flag(params: Mapping[str, Any], name: str) -> bool:
     raise InvalidRunRequest(f"param {name!r} must be true or false, got {value!r}")
 
 
+#: The keys a run's params (trigger form or ``conf``) may hold: the fields of ``RunRequest``.
+ACCEPTED_PARAMS = tuple(field.name for field in fields(RunRequest))
+
+
+def _refuse_unknown_keys(params: Mapping[str, Any], config: CustomerConfig) -> None:
+    unknown = sorted(str(key) for key in params if key not in ACCEPTED_PARAMS)
+    if not unknown:
+        return
+    named = []
+    for key in unknown:
+        close = get_close_matches(key, ACCEPTED_PARAMS, n=1)
+        named.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    raise InvalidRunRequest(
+        f"customer {config.customer_id!r}: unknown run param{'s' if len(unknown) > 1 else ''} {', '.join(named)}; "
+        f"the accepted params are {', '.join(ACCEPTED_PARAMS)}"
+    )
+
+
 def run_request(params: Mapping[str, Any], config: CustomerConfig, available: list[str] | None = None) -> RunRequest:
-    """Validate the run's params against the customer's spaces (``available`` for directory sources)."""
+    """Validate the run's params: only the accepted keys, spaces of the customer (``available`` for directory
+    sources), boolean flags."""
+    _refuse_unknown_keys(params, config)
     raw = params.get("space_keys") or []
     if isinstance(raw, str):
         raw = [part.strip() for part in raw.split(",") if part.strip()]

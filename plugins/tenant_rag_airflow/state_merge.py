@@ -8,6 +8,7 @@ in-process run reports), plus the export plan, per-stage stats and durations, ta
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -63,6 +64,23 @@ def aggregate_embed(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "duration_s": round(sum(durations), 3),
         "wall_s": round(max(durations, default=0.0), 3),
     }
+
+
+def map_indexes_in(task_states: Mapping[str, str], task_id: str, states: Sequence[str]) -> list[int]:
+    """Map indexes of the mapped task ``task_id`` whose instance is in one of ``states`` in this run.
+
+    Airflow keys a mapped instance ``<task_id>_<map_index>`` in the run's task states. A re-run interval that maps
+    fewer instances leaves the others ``removed``, with their old XComs still stored; an instance that did not run
+    this time (``upstream_failed`` after a clear) keeps its old XComs too. Only instances that ran now count.
+    """
+    pattern = re.compile(rf"^{re.escape(task_id)}_(\d+)$")
+    found = (pattern.match(key) for key, state in task_states.items() if state in states)
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def index_changed(counts: Mapping[str, Any]) -> bool:
+    """Whether a run changed what queries see: pages written or deleted, or a generation switched live."""
+    return bool(counts.get("pages_written") or counts.get("pages_deleted") or counts.get("switched"))
 
 
 def failed_tasks(task_states: Mapping[str, str], own_task_id: str) -> list[str]:

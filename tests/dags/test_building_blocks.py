@@ -16,7 +16,13 @@ from tenant_rag_airflow.operators.base import compact, is_permanent
 from tenant_rag_airflow.operators.changes import group_batches
 from tenant_rag_airflow.params import InvalidRunRequest, run_request
 from tenant_rag_airflow.progress import ProgressReporter
-from tenant_rag_airflow.state_merge import aggregate_embed, apply_run, build_run_record
+from tenant_rag_airflow.state_merge import (
+    aggregate_embed,
+    apply_run,
+    build_run_record,
+    index_changed,
+    map_indexes_in,
+)
 from tenant_rag_airflow.windows import last_export_as_of, plan_export
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -90,6 +96,37 @@ def test_run_request_validates_space_keys_and_flags() -> None:
     with pytest.raises(InvalidRunRequest, match="true or false"):
         run_request({"dry_run": "maybe"}, config)
     assert is_permanent(InvalidRunRequest("x")) and not is_permanent(ConnectionError("x"))
+
+
+def test_run_request_refuses_unknown_keys_naming_the_accepted_ones() -> None:
+    config = _config()
+    with pytest.raises(InvalidRunRequest) as excinfo:
+        run_request({"ful_refresh": True, "space_keys": ["ENG"]}, config)
+    message = str(excinfo.value)
+    assert "unknown run param 'ful_refresh' (did you mean 'full_refresh'?)" in message
+    assert message.endswith("the accepted params are full_refresh, dry_run, space_keys, force_delete")
+    assert is_permanent(excinfo.value)
+    with pytest.raises(InvalidRunRequest, match=r"unknown run params 'priority', 'zzz';"):
+        run_request({"zzz": 1, "priority": "high", "dry_run": False}, config)
+    assert run_request({"full_refresh": True, "dry_run": False, "space_keys": [], "force_delete": False}, config)
+
+
+def test_only_instances_that_ran_now_and_only_changes_count() -> None:
+    states = {
+        "chunk": "success",
+        "embed": "skipped",  # the unmapped placeholder of an expansion
+        "embed_0": "success",
+        "embed_1": "failed",
+        "embed_2": "removed",  # a re-run mapped fewer: its XComs of the earlier try are still stored
+        "embed_10": "success",
+        "embed_extra_3": "success",  # another task's id, not a map index
+    }
+    assert map_indexes_in(states, "embed", ("success",)) == [0, 10]
+    assert map_indexes_in(states, "embed", ("failed",)) == [1]
+    assert map_indexes_in({}, "embed", ("success",)) == []
+    assert not index_changed({"pages_written": 0, "pages_deleted": 0, "switched": False, "chunks_embedded": 0})
+    assert index_changed({"pages_written": 2}) and index_changed({"pages_deleted": 1})
+    assert index_changed({"pages_written": 0, "switched": True})
 
 
 def test_compact_bounds_lists_and_strings() -> None:

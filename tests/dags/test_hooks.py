@@ -8,9 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tenant_rag_airflow.hooks.confluence import ConfluenceHook
+from tenant_rag_airflow.hooks.confluence import ConfluenceConnectionError, ConfluenceHook
 from tenant_rag_airflow.hooks.gemini import GeminiHook, MissingApiKeyError
 from tenant_rag_airflow.hooks.tenant_db import TenantRagDbHook
+from tenant_rag_airflow.operators.base import is_permanent
 from tests.dags.sample_sites import CONFLUENCE_USER
 
 
@@ -37,11 +38,22 @@ def test_confluence_falls_back_to_the_config_url_and_rejects_bad_auth(monkeypatc
     monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
     hook = ConfluenceHook(default_base_url="https://from-config.example/wiki")
     assert hook.base_url == "https://from-config.example/wiki"
-    with pytest.raises(ValueError, match=r"extra\.auth is 'kerberos'"):
+    with pytest.raises(ConfluenceConnectionError, match=r"extra\.auth is 'kerberos'; use one of basic, bearer"):
         hook.get_conn()
+    assert hook.test_connection() == (
+        False,
+        "connection 'confluence_default': extra.auth is 'kerberos'; use one of basic, bearer",
+    )
     monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps({"conn_type": "confluence", "login": "a@b.c"}))
-    with pytest.raises(ValueError, match="has no password"):
+    with pytest.raises(ConfluenceConnectionError, match="has no password"):
         ConfluenceHook().get_conn()
+    basic = {"conn_type": "confluence", "password": "s3cret", "extra": {"auth": "basic"}}
+    monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(basic))
+    with pytest.raises(ConfluenceConnectionError, match="needs the account e-mail as login") as excinfo:
+        ConfluenceHook().get_conn()
+    assert "s3cret" not in str(excinfo.value)
+    # configuration errors are permanent: the operators fail the task at once instead of retrying
+    assert is_permanent(excinfo.value) and isinstance(excinfo.value, ValueError)
 
 
 def test_confluence_test_connection_against_the_local_site(confluence: Any, monkeypatch: pytest.MonkeyPatch) -> None:

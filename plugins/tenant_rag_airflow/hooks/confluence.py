@@ -5,6 +5,10 @@ personal access token (bearer): leave the login empty and put the token in the p
 ``{"auth": "bearer"}`` in the extra. The host may carry the whole base URL (``https://acme.atlassian.net/wiki``);
 otherwise the URL is built from host, port and schema (the path), and a customer's ``export.base_url`` is the
 fallback.
+
+A connection that cannot work as configured (no token, basic auth without a login, an unknown ``extra.auth``)
+raises ``ConfluenceConnectionError``, a ``PermanentError``: the export task fails at once instead of retrying
+with backoff, and the message names the connection and the field to fix (never the secret).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from tenant_rag.errors import PermanentError
 from tenant_rag.urls import public_url
 from tenant_rag_airflow.constants import CONFLUENCE_CONN_ID
 
@@ -23,6 +28,10 @@ if TYPE_CHECKING:
     from tenant_rag.export import ConfluenceCredentials
 
 _AUTH_MODES = ("basic", "bearer")
+
+
+class ConfluenceConnectionError(PermanentError, ValueError):
+    """The Confluence Connection is misconfigured: a retry cannot fix it, editing the Connection can."""
 
 
 class ConfluenceHook(BaseHook):
@@ -63,7 +72,7 @@ class ConfluenceHook(BaseHook):
         extra = self.connection.extra_dejson
         mode = str(extra.get("auth") or ("basic" if self.connection.login else "bearer")).lower()
         if mode not in _AUTH_MODES:
-            raise ValueError(
+            raise ConfluenceConnectionError(
                 f"connection {self.confluence_conn_id!r}: extra.auth is {mode!r}; use one of {', '.join(_AUTH_MODES)}"
             )
         return mode
@@ -96,14 +105,16 @@ class ConfluenceHook(BaseHook):
         conn = self.connection
         secret = conn.password or conn.extra_dejson.get("token")
         if not secret:
-            raise ValueError(
+            raise ConfluenceConnectionError(
                 f"connection {self.confluence_conn_id!r} has no password: put the Cloud API token or the "
                 "Server/DC personal access token there"
             )
         if self.auth_mode == "bearer":
             return ConfluenceCredentials(bearer_token=secret)
         if not conn.login:
-            raise ValueError(f"connection {self.confluence_conn_id!r}: basic auth needs the account e-mail as login")
+            raise ConfluenceConnectionError(
+                f"connection {self.confluence_conn_id!r}: basic auth needs the account e-mail as login"
+            )
         return ConfluenceCredentials(username=conn.login, api_token=secret)
 
     def test_connection(self) -> tuple[bool, str]:
@@ -115,7 +126,11 @@ class ConfluenceHook(BaseHook):
             return False, "no base URL: set the connection's host to the site URL"
         conn = self.connection
         secret = conn.password or ""
-        if self.auth_mode == "bearer":
+        try:
+            mode = self.auth_mode
+        except ConfluenceConnectionError as exc:
+            return False, str(exc)
+        if mode == "bearer":
             kwargs: dict[str, Any] = {"headers": {"Authorization": f"Bearer {secret}"}}
         else:
             kwargs = {"auth": (conn.login or "", secret)}

@@ -1,13 +1,16 @@
 """``RecordStateOperator``: the last task of every run, on success and on failure (trigger rule ``all_done``).
 
 It pulls every stage's ``stats`` and ``error`` XComs, asks Airflow for the run's task states, and folds them into
-``state.json`` (status, counts, durations, errors, last run id, run history). On success it removes the run's
-staging folder and publishes the customer's index as the Asset ``tenant-rag://<customer_id>/index`` with the
-headline stats as the event's extra. The event goes through an ``AssetAlias`` outlet, so it is emitted only when
-the index really was updated: a failed run or a dry run publishes nothing. A failed run leaves the state
-``failed`` with the error and then fails this task too, so the DAG run is marked failed; a dry run writes nothing
-at all, not even its own failure (its report is this task's return value and log). In every case it releases the
-customer's run lease.
+``state.json`` (status, counts, durations, errors, last run id, run history). It reads only the XComs of task
+instances that ran in this try: a re-run interval may map fewer ``embed`` instances, and the removed ones (like
+instances that did not run again) keep their old XComs.
+On success it removes the run's staging folder and, when the index changed (pages written or deleted, or a
+generation switched live), publishes the Asset ``tenant-rag://<customer_id>/index`` with the headline stats as
+the event's extra. The event goes through an ``AssetAlias`` outlet, so a run that changed nothing, a failed run
+and a dry run publish no event, and DAGs scheduled on the Asset run only after a real change. A failed run
+leaves the state ``failed`` with the error and then fails this task too, so the DAG run is marked failed; a dry
+run writes nothing at all, not even its own failure (its report is this task's return value and log). In every
+case it releases the customer's run lease.
 """
 
 from __future__ import annotations
@@ -35,7 +38,14 @@ from tenant_rag_airflow.constants import (
     asset_uri,
 )
 from tenant_rag_airflow.operators.base import TenantRagStageOperator, compact
-from tenant_rag_airflow.state_merge import aggregate_embed, apply_run, build_run_record, failed_tasks
+from tenant_rag_airflow.state_merge import (
+    aggregate_embed,
+    apply_run,
+    build_run_record,
+    failed_tasks,
+    index_changed,
+    map_indexes_in,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -57,6 +67,17 @@ def _as_list(value: Any) -> list[Any]:
     if isinstance(value, Mapping):
         return [value]
     return [item for item in value if item is not None]
+
+
+def _pull(ti: Any, task_id: str, key: str, task_states: Mapping[str, str]) -> list[Any]:
+    """A stage's XComs ``key`` from the instances that ran in this try: the stats of the successful ones, the
+    errors of the failed ones. An instance that did not run now (``upstream_failed`` after a clear, or a mapped
+    instance ``removed`` because the re-run mapped fewer) still has its XComs of an earlier try: they are skipped."""
+    wanted = ("success",) if key == STATS_XCOM_KEY else ("failed",)
+    if task_id != TASK_EMBED:
+        return _as_list(ti.xcom_pull(task_ids=task_id, key=key)) if task_states.get(task_id) in wanted else []
+    indexes = map_indexes_in(task_states, task_id, wanted)
+    return _as_list(ti.xcom_pull(task_ids=task_id, key=key, map_indexes=indexes)) if indexes else []
 
 
 class RecordStateOperator(TenantRagStageOperator):
@@ -86,9 +107,9 @@ class RecordStateOperator(TenantRagStageOperator):
         stages: dict[str, dict[str, Any] | None] = {}
         errors: list[dict[str, Any]] = []
         for task_id in self.stage_task_ids:
-            stats = _as_list(ti.xcom_pull(task_ids=task_id, key=STATS_XCOM_KEY))
+            stats = _pull(ti, task_id, STATS_XCOM_KEY, task_states)
             stages[task_id] = aggregate_embed(stats) if task_id == TASK_EMBED else (stats[0] if stats else None)
-            errors += [dict(e) for e in _as_list(ti.xcom_pull(task_ids=task_id, key=ERROR_XCOM_KEY))]
+            errors += [dict(e) for e in _pull(ti, task_id, ERROR_XCOM_KEY, task_states)]
         params = dict(context.get("params") or {})
         merged = self._merge(context["run_id"], stages)
         finished = datetime.now(UTC)
@@ -117,9 +138,14 @@ class RecordStateOperator(TenantRagStageOperator):
                 "state.json says failed, the previous index stays live"
             )
         self._cleanup_staging(context)
-        extra = {key: record.get(key) for key in ASSET_EXTRA_KEYS}
-        context["outlet_events"][index_alias(self.customer_id)].add(index_asset(self.customer_id), extra=extra)
-        self.log.info("customer %s: index published as %s", self.customer_id, asset_uri(self.customer_id))
+        if index_changed(record["counts"]):
+            extra = {key: record.get(key) for key in ASSET_EXTRA_KEYS}
+            context["outlet_events"][index_alias(self.customer_id)].add(index_asset(self.customer_id), extra=extra)
+            self.log.info("customer %s: index published as %s", self.customer_id, asset_uri(self.customer_id))
+        else:
+            self.log.info(
+                "customer %s: index unchanged, no event for %s", self.customer_id, asset_uri(self.customer_id)
+            )
         return {key: record.get(key) for key in ("run_id", "status", "counts", "durations_s")}
 
     def _finish_dry_run(self, context: Context, record: dict[str, Any]) -> dict[str, Any]:
