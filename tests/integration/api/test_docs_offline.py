@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import httpx
 import pytest
 
+from tests.integration.api.cdp import CHROMIUM, Chromium
 from tests.integration.api.conftest import ApiEnv
 from tests.integration.api.test_airflow_plugin import PluginServer, plugin_env, plugin_server
 
@@ -57,6 +60,27 @@ def test_docs_standalone_need_no_network(api_env: ApiEnv) -> None:
     js = httpx.get(api_env.base_url + next(u for u in urls if u.endswith("swagger-ui-bundle.js")), timeout=30)
     assert "javascript" in js.headers["content-type"] and b"SwaggerUIBundle" in js.content
     assert httpx.get(f"{api_env.base_url}/redoc", timeout=30).status_code == 404  # ReDoc would need a CDN
+
+
+@pytest.mark.browser
+def test_docs_render_in_a_browser_from_local_files_only(api_env: ApiEnv, tmp_path: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    with Chromium(tmp_path / "profile") as browser:
+        browser.call("Network.enable")
+        browser.open(f"{api_env.base_url}/docs")
+        operations = "document.querySelectorAll('.swagger-ui .opblock').length"
+        deadline = time.monotonic() + 60  # liveness bound: Swagger UI fetches openapi.json, then renders
+        while not browser.evaluate(operations) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert browser.evaluate(operations) > 0, browser.dom()[:3000]
+        assert "tenant-rag API" in browser.evaluate("document.querySelector('.swagger-ui .info .title').textContent")
+        browser.call("Runtime.evaluate", {"expression": "1"})  # collect the network events received so far
+        requested = [
+            e["params"]["request"]["url"] for e in browser.events if e["method"] == "Network.requestWillBeSent"
+        ]
+    assert any(url.endswith("/openapi.json") for url in requested), requested
+    assert {urlparse(url).netloc for url in requested} == {urlparse(api_env.base_url).netloc}, requested
 
 
 @pytest.fixture(scope="module")
