@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 export PYTHONPATH := $(ROOT)/include:$(ROOT)/plugins:$(ROOT)
 export TENANT_RAG_HOME := $(ROOT)
 
-.PHONY: help venv sysdeps demo test test-fast ui api bench lint typecheck lock clean
+.PHONY: help venv sysdeps demo test test-fast ui airflow api bench lint typecheck lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -48,6 +48,9 @@ test-fast: venv  ## tests without the slow Airflow-scheduler / Celery / browser 
 
 ui: venv  ## Airflow UI (api-server, scheduler, dag-processor) on the embedded defaults
 	$(PY) -m tenant_rag airflow-ui
+
+airflow: venv  ## an airflow command against the running `make ui` instance: make airflow ARGS="dags list"
+	$(PY) -m tenant_rag airflow $(ARGS)
 
 api: venv  ## the query/status/index API on its own (uvicorn)
 	$(PY) -m tenant_rag serve-api

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from tenant_rag import __version__
 from tenant_rag.api import routes_customers, routes_index, routes_ops, routes_pages
+from tenant_rag.api.docs import install_docs
 from tenant_rag.api.errors import install_error_handlers
 from tenant_rag.api.limits import BodySizeLimitMiddleware
 from tenant_rag.api.metrics import RequestMetricsMiddleware
@@ -60,6 +61,8 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_docs (offline; no CDN)
+        redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.services = services
     install_error_handlers(app)
@@ -67,6 +70,7 @@ def create_app(
     app.include_router(routes_index.router)
     app.include_router(routes_pages.router)
     app.include_router(routes_ops.router)
+    install_docs(app)
     app.add_middleware(RequestMetricsMiddleware, metrics=services.metrics)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)  # outermost: before parsing
     return app
