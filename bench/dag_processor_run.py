@@ -92,6 +92,7 @@ def run(
         )
     started = time.monotonic()
     all_in: float | None = None
+    all_files: float | None = None
     cpu = (0.0, 0.0)
     try:
         while time.monotonic() - started < budget_s and proc.poll() is None:
@@ -102,6 +103,7 @@ def run(
             if all_in is None and _serialized_safe(db) >= expected_dags:
                 all_in = time.monotonic() - started
             if done:  # every file has finished (or timed out) once
+                all_files = time.monotonic() - started
                 time.sleep(2.5)  # one more stats table after the last file
                 cpu = _cpu_seconds(proc.pid)
                 break
@@ -122,6 +124,7 @@ def run(
         "dags_serialized": _serialized(db),
         "expected_dags": expected_dags,
         "seconds_until_all_dags": all_in,
+        "seconds_until_all_files": all_files,
         "manager_cpu_s": cpu[0],
         "children_cpu_s": cpu[1],
         "recorded": {name: {"dags": n, "last_parse_duration_s": d} for name, n, d in recorded},
