@@ -29,7 +29,7 @@ BENCHMARKS: tuple[tuple[str, str, str], ...] = (
     ("bench_upsert", "upsert", "1. upsert vs langchain-postgres vs bare COPY"),
     ("bench_incremental", "incremental", "2. incremental re-index"),
     ("bench_query", "query", "3. per-customer query latency, recall, noisy neighbours"),
-    ("bench_dag_parse", "dag_parse", "4. DAG-file parse time"),
+    ("bench_dag_parse", "dag_parse", "4. DAG parsing + serialisation, old vs new, and the dag-processor"),
     ("bench_e2e", "e2e", "5. end to end through Airflow"),
     ("bench_gemini", "gemini", "6. embedding paths: Gemini calls and 429s, offline overhead"),
     ("bench_embedder", "embedder", "6b. chunking and embedder throughput"),

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from airflow.sdk import DAG, CronDataIntervalTimetable, TriggerRule
+from airflow.sdk.definitions.param import ParamsDict
 
 from tenant_rag.config import CONFIG_FILE, ConfluenceExportConfig, CustomerConfig, load_customer_config
 from tenant_rag.errors import ConfigError
@@ -46,6 +47,7 @@ from tenant_rag_airflow.constants import (
     TASK_UPSERT,
     asset_uri,
 )
+from tenant_rag_airflow.dag_shards import customer_folders, shard_count, shard_index_of, shard_of
 from tenant_rag_airflow.operators import (
     ChunkOperator,
     ConfigErrorOperator,
@@ -128,7 +130,6 @@ def build_customer_dag(config: CustomerConfig, *, customers_dir: str | None = No
         max_active_runs=1,
         is_paused_upon_creation=config.paused,
         tags=list(dict.fromkeys([customer_id, DAG_TAG, *config.tags])),
-        params=build_params(config),
         default_args=_default_args(config.owner, config.retries),
     ) as dag:
         export = ExportOperator(task_id=TASK_EXPORT, **common)
@@ -143,6 +144,11 @@ def build_customer_dag(config: CustomerConfig, *, customers_dir: str | None = No
         upsert = UpsertOperator(task_id=TASK_UPSERT, trigger_rule=TriggerRule.NONE_FAILED, **common)
         record = RecordStateOperator(task_id=TASK_RECORD, trigger_rule=TriggerRule.ALL_DONE, **common)
         export >> detect >> chunk >> embed >> upsert >> record
+    # The trigger form's Params go on the DAG only, after its tasks exist: a task created inside a DAG with Params
+    # carries its own copy, and the DAG processor serialises (and JSON-schema checks) every copy, which made
+    # serialisation ~8x the cost of building the DAG (bench/results/dag_parse.md). A run still sees them: Airflow
+    # merges the DAG's Params under each task's (empty) own ones (``process_params``).
+    dag.params = ParamsDict(build_params(config))
     return dag
 
 
@@ -212,14 +218,18 @@ def build_config_error_dag(folder: str, path: Path, error: BaseException) -> DAG
     return dag
 
 
-def _config_paths(base: Path, only_dag_id: str | None) -> list[Path]:
+def _config_paths(base: Path, only_dag_id: str | None, shard: tuple[int, int] | None) -> list[Path]:
     if only_dag_id is not None:
         if not only_dag_id.startswith(DAG_ID_PREFIX):
             return []
         candidate = base / only_dag_id.removeprefix(DAG_ID_PREFIX) / CONFIG_FILE
         if candidate.parent.parent == base and candidate.is_file():
-            return [candidate]
-    return sorted(base.glob(f"*/{CONFIG_FILE}")) if base.is_dir() else []
+            return [candidate] if in_shard(candidate.parent.name, shard) else []
+    if shard is None:
+        return sorted(base.glob(f"*/{CONFIG_FILE}")) if base.is_dir() else []
+    # one directory listing, then only this shard's folders are looked into
+    mine = (base / folder / CONFIG_FILE for folder in customer_folders(base) if in_shard(folder, shard))
+    return [path for path in mine if path.is_file()]
 
 
 def in_shard(folder: str, shard: tuple[int, int] | None) -> bool:
@@ -227,7 +237,20 @@ def in_shard(folder: str, shard: tuple[int, int] | None) -> bool:
     if shard is None:
         return True
     index, count = shard
-    return int(hashlib.sha256(folder.encode("utf-8")).hexdigest()[:8], 16) % count == index
+    return shard_of(folder, count) == index
+
+
+def load_shard_dags(dag_file: str, *, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """The DAGs of the shard that ``dag_file`` (a shard file's name) stands for; see ``dag_shards``.
+
+    The shard count comes from the number of customer folders (or ``TENANT_RAG_DAG_SHARDS``), so the same files
+    serve 10 or 10,000 customers; a file above the count builds nothing.
+    """
+    base = default_customers_dir()
+    index, count = shard_index_of(dag_file), shard_count(len(customer_folders(base)))
+    if index >= count:
+        return {}
+    return load_customer_dags(only_dag_id=only_dag_id, shard=(index, count))
 
 
 def load_customer_dags(
@@ -247,10 +270,8 @@ def load_customer_dags(
     base = Path(customers_dir) if customers_dir is not None else default_customers_dir()
     dags: dict[str, DAG] = {}
     loaded: list[tuple[str, Path, CustomerConfig | Exception]] = []
-    for path in _config_paths(base, only_dag_id):
+    for path in _config_paths(base, only_dag_id, shard):
         folder = path.parent.name
-        if not in_shard(folder, shard):
-            continue
         try:
             loaded.append((folder, path, load_customer_config(path)))
         except Exception as exc:  # one customer's problem must never hide the others

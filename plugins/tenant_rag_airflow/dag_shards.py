@@ -1,0 +1,147 @@
+"""Which DAG file builds which customer's DAG: a fixed set of shard files, a shard count derived from the customers.
+
+The DAG processor parses and serialises one *file* per child process, under one timeout, and re-parses it every
+``min_file_process_interval``; one file building every customer's DAG grows with the customer count until it times
+out. So the repository ships ``SHARD_FILES`` tiny DAG files (``dags/tenant_rag_dags.py`` is shard 0,
+``dags/tenant_rag_dags_01.py`` ... the others; written by ``python -m tenant_rag_airflow.dag_shards --write dags``
+and committed, so nobody creates files as customers come and go). Each file builds the customers of one shard:
+
+* the number of *active* shards is derived from the number of customer folders, ``ceil(customers / shard size)``
+  (``TENANT_RAG_DAG_SHARD_SIZE``, default ``DEFAULT_SHARD_SIZE``), at most ``SHARD_FILES``; files above it build
+  nothing. ``TENANT_RAG_DAG_SHARDS`` pins the count instead (then no DAG ever moves between files);
+* a customer's shard is a jump consistent hash (Lamping & Veach) of its folder name: when the count grows from
+  n to n + 1 only about 1/(n + 1) of the customers move, all into the new file;
+* a task process (``get_parsing_context().dag_id`` set) maps its DAG id to its shard with one directory listing and
+  one hash, so the one file that owns the DAG builds it and every other file builds nothing.
+
+Nothing here imports Airflow: the DAG builder and the tests use it, and so does the generator of the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+#: DAG files shipped in ``dags/``: shards stay at ``shard size`` customers up to SHARD_FILES x shard size customers.
+SHARD_FILES = 32
+DEFAULT_SHARD_SIZE = 500
+SHARDS_ENV = "TENANT_RAG_DAG_SHARDS"
+SHARD_SIZE_ENV = "TENANT_RAG_DAG_SHARD_SIZE"
+FILE_STEM = "tenant_rag_dags"
+_FILE_NAME = re.compile(rf"^{FILE_STEM}(?:_(\d+))?\.py$")
+
+SHARD_FILE_TEXT = '''"""Customer DAGs, shard {index}; ``python -m tenant_rag_airflow.dag_shards --write dags`` wrote it.
+
+Which customers this file builds is derived from the customer folders: see ``tenant_rag_airflow.dag_shards``.
+A task process builds only its own DAG (``get_parsing_context``), and only in the file that owns it.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import get_parsing_context
+
+from tenant_rag_airflow.dag_builder import load_shard_dags
+
+globals().update(load_shard_dags(__file__, only_dag_id=get_parsing_context().dag_id))
+'''
+
+
+class ShardConfigError(ValueError):
+    """``TENANT_RAG_DAG_SHARDS`` / ``TENANT_RAG_DAG_SHARD_SIZE`` is not a usable number."""
+
+
+def shard_file_name(index: int) -> str:
+    return f"{FILE_STEM}.py" if index == 0 else f"{FILE_STEM}_{index:02d}.py"
+
+
+def shard_index_of(dag_file: str | os.PathLike[str]) -> int:
+    """The shard a DAG file stands for, from its name (``tenant_rag_dags.py`` is 0, ``tenant_rag_dags_07.py`` 7)."""
+    match = _FILE_NAME.match(Path(dag_file).name)
+    if match is None:
+        raise ShardConfigError(f"{dag_file}: not a shard file name ({shard_file_name(0)}, {shard_file_name(1)}, ...)")
+    return int(match.group(1) or 0)
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Jump consistent hash: a bucket in ``[0, buckets)``; growing ``buckets`` by one moves 1/(buckets+1) of keys."""
+    bucket, candidate = -1, 0
+    while candidate < buckets:
+        bucket = candidate
+        key = (key * 2862933555777941757 + 1) % (1 << 64)
+        candidate = int((bucket + 1) * ((1 << 31) / ((key >> 33) + 1)))
+    return bucket
+
+
+def shard_of(folder: str, count: int) -> int:
+    """The shard (of ``count``) that builds the DAG of customer folder ``folder``."""
+    return jump_hash(int.from_bytes(hashlib.sha256(folder.encode("utf-8")).digest()[:8], "big"), count)
+
+
+def customer_folders(base: Path) -> list[str]:
+    """Names of the customer folders under ``base`` (hidden ones skipped), one directory listing, no stat calls."""
+    try:
+        with os.scandir(base) as entries:
+            return sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _positive_env(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ShardConfigError(f"{name}={raw!r}: expected a whole number >= 1")
+    return int(raw)
+
+
+def shard_size() -> int:
+    return _positive_env(SHARD_SIZE_ENV) or DEFAULT_SHARD_SIZE
+
+
+def shard_count(customers: int) -> int:
+    """Active shards for ``customers`` folders: pinned by ``TENANT_RAG_DAG_SHARDS`` or derived; 1..SHARD_FILES."""
+    pinned = _positive_env(SHARDS_ENV)
+    wanted = pinned if pinned is not None else math.ceil(customers / shard_size())
+    return max(1, min(SHARD_FILES, wanted))
+
+
+def expected_files() -> dict[str, str]:
+    return {shard_file_name(i): SHARD_FILE_TEXT.format(index=i) for i in range(SHARD_FILES)}
+
+
+def stale_files(folder: Path) -> list[str]:
+    """Shard files in ``folder`` that are missing, differ from the generator, or are left over."""
+    expected = expected_files()
+    present = {p.name for p in folder.glob(f"{FILE_STEM}*.py") if _FILE_NAME.match(p.name)}
+    wrong = [n for n, text in expected.items() if not (folder / n).is_file() or (folder / n).read_text() != text]
+    return sorted(set(wrong) | (present - set(expected)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="write or check the shard DAG files")
+    parser.add_argument("--write", metavar="DAGS_DIR", type=Path, help="(re)write the shard files into DAGS_DIR")
+    parser.add_argument("--check", metavar="DAGS_DIR", type=Path, help="exit 1 if DAGS_DIR's shard files differ")
+    args = parser.parse_args(argv)
+    folder = args.write or args.check
+    if folder is None:
+        parser.error("give --write or --check")
+    if args.write:
+        for name in stale_files(folder):
+            (folder / name).unlink(missing_ok=True)
+        for name, text in expected_files().items():
+            (folder / name).write_text(text, encoding="utf-8")
+        print(f"{SHARD_FILES} shard files in {folder}")
+        return 0
+    stale = stale_files(folder)
+    print("\n".join(stale) or "shard files up to date")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
