@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from airflow.sdk import get_parsing_context
 
-from tenant_rag_airflow.dag_builder import load_shard_dags
+from tenant_rag_airflow.dag_shards import shard_builds
 
-globals().update(load_shard_dags(__file__, only_dag_id=get_parsing_context().dag_id))
+if shard_builds(__file__, get_parsing_context().dag_id):  # else this file costs no DAG-builder import at all
+    from tenant_rag_airflow.dag_builder import load_shard_dags
+
+    globals().update(load_shard_dags(__file__, only_dag_id=get_parsing_context().dag_id))

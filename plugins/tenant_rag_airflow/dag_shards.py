@@ -27,6 +27,8 @@ import re
 import sys
 from pathlib import Path
 
+from tenant_rag_airflow.constants import DAG_ID_PREFIX
+
 #: DAG files shipped in ``dags/``: shards stay at ``shard size`` customers up to SHARD_FILES x shard size customers.
 SHARD_FILES = 32
 DEFAULT_SHARD_SIZE = 500
@@ -45,9 +47,12 @@ from __future__ import annotations
 
 from airflow.sdk import get_parsing_context
 
-from tenant_rag_airflow.dag_builder import load_shard_dags
+from tenant_rag_airflow.dag_shards import shard_builds
 
-globals().update(load_shard_dags(__file__, only_dag_id=get_parsing_context().dag_id))
+if shard_builds(__file__, get_parsing_context().dag_id):  # else this file costs no DAG-builder import at all
+    from tenant_rag_airflow.dag_builder import load_shard_dags
+
+    globals().update(load_shard_dags(__file__, only_dag_id=get_parsing_context().dag_id))
 '''
 
 
@@ -109,6 +114,24 @@ def shard_count(customers: int) -> int:
     pinned = _positive_env(SHARDS_ENV)
     wanted = pinned if pinned is not None else math.ceil(customers / shard_size())
     return max(1, min(SHARD_FILES, wanted))
+
+
+def shard_builds(dag_file: str | os.PathLike[str], only_dag_id: str | None) -> bool:
+    """Whether shard file ``dag_file`` builds any DAG now: one directory listing and a hash, no Airflow, no config.
+
+    False for a file above the active shard count, and in a task process for every file but the one owning its DAG,
+    so those files never import the DAG builder (the DAG processor re-parses every file, empty or not).
+    """
+    from tenant_rag.paths import customers_dir
+
+    folders = customer_folders(customers_dir())
+    index, count = shard_index_of(dag_file), shard_count(len(folders))
+    if index >= count:
+        return False
+    folder = (only_dag_id or "").removeprefix(DAG_ID_PREFIX)
+    if only_dag_id is None or folder not in folders:
+        return True  # the loader decides (placeholder DAGs of odd folder names included)
+    return shard_of(folder, count) == index
 
 
 def expected_files() -> dict[str, str]:
