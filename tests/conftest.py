@@ -43,3 +43,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         import shutil
 
         shutil.rmtree(_RUN, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start real Airflow processes first, the rest in their usual order: on two workers
+    (``make test``) the long ones then overlap the many short ones instead of running alone at the end."""
+    heavy = [item for item in items if item.get_closest_marker("scheduler") or item.get_closest_marker("celery")]
+    if heavy:
+        first = set(map(id, heavy))
+        items[:] = heavy + [item for item in items if id(item) not in first]
