@@ -14,13 +14,15 @@ from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
-from tenant_rag.db import close_pools
+from tenant_rag.db import admin_connection, close_pools, ensure_vector_types
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.offline import WordLlamaEmbedder
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import generate_collection_name
 from tenant_rag.query import clear_shared_embedders
 from tenant_rag.rag_factory import RAGFactory
+from tenant_rag.store.generations import Target, register_target, signature_for
+from tenant_rag.store.schema import StoreNames, create_store, store_names
 
 KAFKA_PAGES = {
     "k1": (
@@ -80,6 +82,17 @@ def make_config(customer_id: str, *, spaces: list[str] | None = None, **rag: Any
 def make_customer(customers_dir: Path, config: CustomerConfig) -> Path:
     """The customer's folder (config.yaml, state.json, exports/...) through the real CustomerManager."""
     return CustomerManager(customers_dir).create(config, exist_ok=True).root
+
+
+def registered_store(url: str, customer_id: str) -> StoreNames:
+    """A customer's store with generation 1 registered (``new``, empty): what the writer tests write into."""
+    config = make_config(customer_id)
+    names = store_names(config)
+    with admin_connection(url) as conn:
+        ensure_vector_types(conn, create=True)
+        create_store(conn, names)
+        register_target(conn, names, Target(1, "new", signature_for(config.rag)))
+    return names
 
 
 def build_customer_index(

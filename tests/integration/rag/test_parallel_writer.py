@@ -14,7 +14,7 @@ import pytest
 
 from tenant_rag.db import DatabaseError, admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.pipeline import run_update
-from tenant_rag.store.generations import Target, lock_pages, lock_store, register_target, signature_for
+from tenant_rag.store.generations import lock_pages, lock_store
 from tenant_rag.store.parallel_writer import (
     WRITERS_ENV,
     BatchLimits,
@@ -22,7 +22,7 @@ from tenant_rag.store.parallel_writer import (
     page_bytes,
     writers_from_env,
 )
-from tenant_rag.store.schema import StoreNames, create_store, store_names
+from tenant_rag.store.schema import StoreNames
 from tenant_rag.store.writer import replace_pages
 from tests.integration.rag.rag_core_support import (
     index_content,
@@ -30,6 +30,7 @@ from tests.integration.rag.rag_core_support import (
     make_customer,
     offline_embedder,
     rag_pools,  # noqa: F401 - fixture
+    registered_store,
     table_rows,
     write_page,
 )
@@ -40,13 +41,7 @@ pytestmark = pytest.mark.usefixtures("rag_pools")
 
 @pytest.fixture
 def store(pg_url: str) -> StoreNames:
-    config = make_config("writers")
-    names = store_names(config)
-    with admin_connection(pg_url) as conn:
-        ensure_vector_types(conn, create=True)
-        create_store(conn, names)
-        register_target(conn, names, Target(1, "new", signature_for(config.rag)))
-    return names
+    return registered_store(pg_url, "writers")
 
 
 def _connect(url: str):

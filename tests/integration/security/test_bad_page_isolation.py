@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_types
+from tenant_rag.db import admin_connection, dedicated_connection
 from tenant_rag.documents import render_page
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.pipeline import run_update
 from tenant_rag.state import RAGStatus, load_state
-from tenant_rag.store.generations import Target, register_target, signature_for
 from tenant_rag.store.parallel_writer import BatchLimits, ParallelPageWriter
-from tenant_rag.store.schema import StoreNames, create_store, store_names
+from tenant_rag.store.schema import StoreNames
 from tenant_rag.store.writer import PageRows, replace_pages
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,
@@ -25,6 +24,7 @@ from tests.integration.rag.rag_core_support import (
     make_customer,
     offline_embedder,
     rag_pools,  # noqa: F401 - fixture
+    registered_store,
     table_rows,
     write_page,
     write_pages,
@@ -109,13 +109,7 @@ def test_a_nul_byte_in_a_page_id_or_a_version_past_32_bits_refuses_that_page_onl
 
 @pytest.fixture
 def store(pg_url: str) -> StoreNames:
-    config = make_config("refusals")
-    names = store_names(config)
-    with admin_connection(pg_url) as conn:
-        ensure_vector_types(conn, create=True)
-        create_store(conn, names)
-        register_target(conn, names, Target(1, "new", signature_for(config.rag)))
-    return names
+    return registered_store(pg_url, "refusals")
 
 
 def _with_title(page: PageRows, title: str) -> PageRows:
