@@ -4,7 +4,6 @@ Confluence site with two customers' spaces, and the Airflow connections the oper
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
-from tests.dags.sample_sites import ACME_PAGES, CONFLUENCE_USER, GLOBEX_PAGES, LocalSite
+from tests.dags.sample_sites import ACME_PAGES, CONFLUENCE_USER, GLOBEX_PAGES, LocalSite, serving
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +51,5 @@ def confluence(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
             server.add_space(space, f"{space} space")
             for title, body in entries:
                 page_ids[title] = server.add_page(space, title, body)
-    with server.serve() as base_url:
-        conn = {"conn_type": "http", "host": base_url, "login": CONFLUENCE_USER[0], "password": CONFLUENCE_USER[1]}
-        monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
-        yield LocalSite(server=server, url=base_url, page_ids=page_ids)
+    with serving(server, page_ids, monkeypatch) as site:
+        yield site

@@ -3,8 +3,13 @@ question about one must never surface the other's."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 CONFLUENCE_USER = ("bot@example.com", "api-token-123")
 
@@ -49,3 +54,14 @@ class LocalSite:
     server: Any  # tenant_rag.confluence_server.FakeConfluence, running
     url: str
     page_ids: dict[str, str]  # title -> page id
+
+
+@contextmanager
+def serving(server: Any, page_ids: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
+    """Serve a FakeConfluence on 127.0.0.1 as the default Confluence connection (``AIRFLOW_CONN_CONFLUENCE_DEFAULT``)
+    with its own user, for as long as the block runs."""
+    login, password = server.auth
+    with server.serve() as url:
+        conn = {"conn_type": "http", "host": url, "login": login, "password": password}
+        monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
+        yield LocalSite(server=server, url=url, page_ids=page_ids)

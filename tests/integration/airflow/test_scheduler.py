@@ -7,7 +7,6 @@ ends equal to the site (what one full run would build). Everything is stopped wi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.query import CustomerQueryManager
-from tests.dags.sample_sites import LocalSite
+from tests.dags.sample_sites import LocalSite, serving
 from tests.integration.airflow.airflow_stack import AirflowStack, running_stack, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
@@ -47,10 +46,8 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
         "review": fake.add_page("ENG", "Code review", "<p>Two approvals per change.</p>", modified_at=day(1, 1)),
         "legacy": fake.add_page("OPS", "Legacy pager", "<p>The old pager rota.</p>", modified_at=day(1, 1)),
     }
-    with fake.serve() as url:
-        conn = {"conn_type": "http", "host": url, "login": USER[0], "password": USER[1]}
-        monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
-        yield LocalSite(server=fake, url=url, page_ids=ids)
+    with serving(fake, ids, monkeypatch) as served:
+        yield served
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ fresh, takes it over once it is older than the TTL, and indexes the site.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.runs.lease import lease_path, read_lease
-from tests.dags.sample_sites import LocalSite
+from tests.dags.sample_sites import LocalSite, serving
 from tests.integration.airflow.airflow_stack import AirflowStack, running_stack, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
@@ -46,10 +45,8 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
         "deploy": fake.add_page("ENG", "Deploying", "<p>Roll back with helm rollback.</p>", modified_at=MODIFIED),
         "review": fake.add_page("ENG", "Code review", "<p>Two approvals per change.</p>", modified_at=MODIFIED),
     }
-    with fake.serve() as url:
-        conn = {"conn_type": "http", "host": url, "login": USER[0], "password": USER[1]}
-        monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
-        yield LocalSite(server=fake, url=url, page_ids=ids)
+    with serving(fake, ids, monkeypatch) as served:
+        yield served
 
 
 @pytest.fixture
