@@ -20,8 +20,8 @@ from sqlalchemy import select
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.query import CustomerQueryManager
-from tenant_rag_airflow.constants import asset_uri
 from tenant_rag_airflow.demo import run_customer_dag
+from tests.dags.asset_events import asset_events
 from tests.dags.sample_sites import ACME_PAGES, GLOBEX_PAGES
 
 pytestmark = pytest.mark.slow
@@ -47,20 +47,6 @@ def _xcom_stats(dag_id: str, run_id: str) -> dict[str, list[Any]]:
     for task_id, _map_index, value in sorted(rows, key=lambda r: (r[0], r[1])):
         found.setdefault(task_id, []).append(XComModel.deserialize_value(type("R", (), {"value": value})()))
     return found
-
-
-def _asset_events(customer_id: str) -> list[dict[str, Any]]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        events = session.scalars(
-            select(AssetEvent)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.uri == asset_uri(customer_id))
-            .order_by(AssetEvent.id)
-        ).all()
-        return [dict(event.extra or {}) for event in events]
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
@@ -119,7 +105,7 @@ def test_two_customers_isolated_then_only_the_edited_page_is_reembedded(
     for task_id in ("export", "detect_changes", "chunk", "upsert"):
         assert state["last_run_stats"]["stages"][task_id] == xcoms[task_id][0]
     assert state["last_run_stats"]["stages"]["embed"]["texts"] == sum(x["texts"] for x in xcoms["embed"])
-    events = _asset_events("acme")
+    events = asset_events("acme")
     assert len(events) == 1 and events[0]["counts"] == state["last_run_stats"]["counts"]
 
     # edit one page on the server; the next (manual) run exports since the last export and re-embeds only it
@@ -142,7 +128,7 @@ def test_two_customers_isolated_then_only_the_edited_page_is_reembedded(
     assert second["total_indexed_documents"] == len(_titles(ACME_PAGES))
     assert [run["status"] for run in second["run_history"]] == ["success", "success"]
     assert queries.query(sites["acme"], "helm rollback", top_k=1).documents[0].metadata["page_id"] == deploy
-    assert len(_asset_events("acme")) == 2
+    assert len(asset_events("acme")) == 2
     staging = Path(stats["stages"]["detect_changes"]["staging"])
     assert staging.parent == shared_staging / "acme" and not staging.exists(), "staging is removed after success"
     # globex was never touched by acme's runs
@@ -158,13 +144,13 @@ def test_dry_run_writes_nothing(
     confluence.server.update_page(holiday, storage="<h1>Holiday policy</h1><p>Employees receive 30 days per year.</p>")
     folder = customers_dir / "globex"
     before = _tree_digest(folder)
-    events_before = len(_asset_events("globex"))
+    events_before = len(asset_events("globex"))
 
     dry = run_customer_dag("globex", conf={"dry_run": True})
     assert dry["dag_run_state"] == "success"
     assert _tree_digest(folder) == before, "a dry run changed files of the customer"
     assert dry["last_run_id"] == built["last_run_id"]
-    assert len(_asset_events("globex")) == events_before
+    assert len(asset_events("globex")) == events_before
     queries = CustomerQueryManager(pg_url)
     assert "28 days" in queries.query(sites["globex"], "paid holiday days", top_k=1).documents[0].page_content
     report = _xcom_stats("tenant_rag__globex", dry["dag_run_id"])
@@ -186,7 +172,7 @@ def test_failed_run_keeps_the_previous_index_queryable(
 ) -> None:
     built = run_customer_dag("globex")
     assert built["dag_run_state"] == "success"
-    events_before = len(_asset_events("globex"))
+    events_before = len(asset_events("globex"))
     broken = write_customer("globex", {"source": "confluence", "base_url": SITE, "space_keys": ["HR", "NOPE"]})
     state_file = customers_dir / "globex" / "state.json"
     before = state_file.read_bytes()
@@ -203,7 +189,7 @@ def test_failed_run_keeps_the_previous_index_queryable(
     assert run["errors"][0]["task_id"] == "export" and run["errors"][0]["type"] == "SpaceNotFoundError"
     assert run["errors"][0]["permanent"] is True
     assert [r["status"] for r in failed["run_history"]] == ["success", "failed"]  # the dry run is not in it
-    assert len(_asset_events("globex")) == events_before
+    assert len(asset_events("globex")) == events_before
     docs = CustomerQueryManager(pg_url).query(broken, "meal allowance", top_k=1).documents
     assert docs and docs[0].metadata["title"] == "Travel expenses"
 

@@ -17,25 +17,11 @@ from sqlalchemy import func, select
 from tenant_rag.config import CustomerConfig
 from tenant_rag.paths import customers_dir as default_customers_dir
 from tenant_rag.state import load_state
-from tenant_rag_airflow.constants import asset_uri
 from tenant_rag_airflow.demo import run_customer_dag
+from tests.dags.asset_events import asset_events
 from tests.dags.rerun import rerun_in_place
 
 pytestmark = pytest.mark.slow
-
-
-def _asset_events(customer_id: str) -> list[dict[str, Any]]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        events = session.scalars(
-            select(AssetEvent)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.uri == asset_uri(customer_id))
-            .order_by(AssetEvent.id)
-        ).all()
-        return [dict(event.extra or {}) for event in events]
 
 
 def _stored_embed_stats(dag_id: str, run_id: str) -> int:
@@ -100,13 +86,13 @@ def test_rerun_interval_reports_only_its_own_embeds_and_publishes_only_changes(
     sentence = "The {0} runbook says: page the on-call engineer, open a bridge and write the timeline down. "
     _write_pages(docs, {name: sentence.format(name) * 6 for name in ("vpn", "printer", "backup", "badge")})
 
-    earlier = len(_asset_events("wayne"))  # the session's metadata DB may hold events of an earlier test
+    earlier = len(asset_events("wayne"))  # the session's metadata DB may hold events of an earlier test
     first = run_customer_dag("wayne")
     assert first["dag_run_state"] == "success", first.get("last_error")
     run_id = first["dag_run_id"]
     built = first["last_run_stats"]
     assert built["counts"]["pages_added"] == 4 and built["stages"]["embed"]["tasks"] >= 3
-    assert [e["run_id"] for e in _asset_events("wayne")[earlier:]] == [run_id]
+    assert [e["run_id"] for e in asset_events("wayne")[earlier:]] == [run_id]
 
     # the same run cleared and run again after one page shrank: fewer embed instances than the first time
     _write_pages(docs, {"vpn": "Connect with the hardware token."})
@@ -118,7 +104,7 @@ def test_rerun_interval_reports_only_its_own_embeds_and_publishes_only_changes(
     assert stats["stages"]["embed"]["tasks"] == 1 and stats["counts"]["embedding_calls"] == 1
     assert stats["counts"]["chunks_embedded"] == stats["stages"]["embed"]["texts"] == 1
     assert _stored_embed_stats("tenant_rag__wayne", run_id) > 1, "the removed instances' XComs are still stored"
-    events = _asset_events("wayne")[earlier:]
+    events = asset_events("wayne")[earlier:]
     assert len(events) == 2 and events[-1]["counts"] == stats["counts"]
 
     # and again with nothing changed: no embedding reported, no event
@@ -128,13 +114,13 @@ def test_rerun_interval_reports_only_its_own_embeds_and_publishes_only_changes(
     assert counts["pages_unchanged"] == 4 and counts["pages_written"] == counts["pages_deleted"] == 0
     assert (counts["chunks_embedded"], counts["embedding_calls"], counts["switched"]) == (0, 0, False)
     assert third["last_run_stats"]["stages"]["embed"]["tasks"] == 0
-    assert len(_asset_events("wayne")) == earlier + 2, "an unchanged run published an asset event"
+    assert len(asset_events("wayne")) == earlier + 2, "an unchanged run published an asset event"
 
     # a deletion is a change: published
     (docs / "KB" / "badge.md").unlink()
     fourth = run_customer_dag("wayne")
     assert fourth["last_run_stats"]["counts"]["pages_deleted"] == 1
-    assert len(_asset_events("wayne")) == earlier + 3
+    assert len(asset_events("wayne")) == earlier + 3
 
 
 def test_a_typo_in_the_trigger_conf_fails_the_run_at_once(
@@ -142,7 +128,7 @@ def test_a_typo_in_the_trigger_conf_fails_the_run_at_once(
 ) -> None:
     write_customer("hooli", {"source": "directory", "path": "docs"}, retries=2)
     _write_pages(customers_dir / "hooli" / "docs", {"vpn": "Connect with the hardware token."})
-    earlier = len(_asset_events("hooli"))
+    earlier = len(asset_events("hooli"))
     state = run_customer_dag("hooli", conf={"ful_refresh": True})
     assert state["dag_run_state"] == "failed"
     assert _export_try("tenant_rag__hooli", state["dag_run_id"]) == ("failed", 1, 2), "retried"
@@ -150,7 +136,7 @@ def test_a_typo_in_the_trigger_conf_fails_the_run_at_once(
     assert (error["task_id"], error["type"], error["permanent"]) == ("export", "InvalidRunRequest", True)
     assert "'ful_refresh' (did you mean 'full_refresh'?)" in error["message"]
     assert "full_refresh, dry_run, space_keys, force_delete" in state["last_error"]
-    assert len(_asset_events("hooli")) == earlier
+    assert len(asset_events("hooli")) == earlier
 
 
 def test_a_misconfigured_confluence_connection_fails_the_export_at_once(
