@@ -11,12 +11,15 @@ say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tenant_rag.config import CONFIG_FILE, CustomerConfig, load_customer_config
 from tenant_rag.errors import TenantRagError
 from tenant_rag.state import load_state
+
+_CHOOSES_A_NAME = re.compile(r"collection_name['\"]?\s*:\s*['\"]?(?!null\b|~)[A-Za-z_]")
 
 
 def chosen_collections(configs: Iterable[CustomerConfig]) -> dict[str, list[str]]:
@@ -29,12 +32,18 @@ def chosen_collections(configs: Iterable[CustomerConfig]) -> dict[str, list[str]
 
 
 def chosen_collections_on_disk(base_dir: Path) -> dict[str, list[str]]:
-    """``chosen_collections`` of every readable config under ``base_dir`` (unreadable ones claim nothing)."""
+    """``chosen_collections`` of every readable config under ``base_dir`` (unreadable ones claim nothing).
+
+    Only files whose text chooses a name (``collection_name:`` followed by an identifier, not ``null``) are parsed:
+    a shard's DAG file reads thousands of configs' text, not thousands of models, at parse time.
+    """
     configs = []
     for path in sorted(base_dir.glob(f"*/{CONFIG_FILE}")):
         try:
+            if not _CHOOSES_A_NAME.search(path.read_text(encoding="utf-8")):
+                continue
             configs.append(load_customer_config(path))
-        except TenantRagError:
+        except (TenantRagError, OSError, UnicodeDecodeError):
             continue
     return chosen_collections(configs)
 
