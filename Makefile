@@ -38,7 +38,7 @@ sysdeps:  ## install chromium + redis-server with apt when missing (root only; o
 	fi
 
 demo: venv  ## the main job: embedded Postgres + local Confluence, two customers through Airflow, a query each
-	$(PY) -m tenant_rag demo
+	$(PY) -m tenant_rag_devtools demo
 
 test: venv sysdeps  ## the whole test suite (real Postgres, real Airflow, real HTTP, Chromium, Redis)
 	$(PY) -m pytest -n 2 --dist loadfile
@@ -47,10 +47,10 @@ test-fast: venv  ## tests without the slow Airflow-scheduler / Celery / browser 
 	$(PY) -m pytest -m "not scheduler and not celery and not browser"
 
 ui: venv  ## Airflow UI (api-server, scheduler, dag-processor) on the embedded defaults
-	$(PY) -m tenant_rag airflow-ui
+	$(PY) -m tenant_rag_devtools airflow-ui
 
 airflow: venv  ## an airflow command against the running `make ui` instance: make airflow ARGS="dags list"
-	$(PY) -m tenant_rag airflow $(ARGS)
+	$(PY) -m tenant_rag_devtools airflow $(ARGS)
 
 api: venv  ## the query/status/index API on its own (uvicorn)
 	$(PY) -m tenant_rag serve-api

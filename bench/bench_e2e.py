@@ -38,7 +38,7 @@ from tenant_rag.dsn import airflow_conn_json
 def _child(customers_dir: Path, customer_id: str, out: Path) -> None:
     import psutil
 
-    from tenant_rag_airflow.demo import ensure_airflow_ready, run_customer_dag
+    from tenant_rag_airflow.dag_runner import ensure_airflow_ready, run_customer_dag
     from tenant_rag_airflow.operators.base import TenantRagStageOperator
     from tenant_rag_airflow.operators.record_state import RecordStateOperator
 

@@ -20,8 +20,8 @@ from tenant_rag.config import RAGConfig
 from tenant_rag.documents import ExportedPage
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.embedding.factory import get_embedder
-from tenant_rag.embedding.fake_gemini_server import FakeGeminiServer
 from tenant_rag.embedding.offline import load_wordllama
+from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer
 
 VOCABULARY = [
     "the",

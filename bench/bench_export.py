@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tenant_rag.config import parse_customer_config
-from tenant_rag.confluence_server import FakeConfluence
-from tenant_rag.confluence_server.sample_storage import code, page_link, panel, table, tasks
 from tenant_rag.export import ConfluenceCredentials, export_customer
+from tenant_rag_devtools.confluence_server import FakeConfluence
+from tenant_rag_devtools.confluence_server.sample_storage import code, page_link, panel, table, tasks
 
 
 def page_body(number: int) -> str:

@@ -3,7 +3,7 @@
     python -m bench.bench_gemini [--quick] [--fail-rate 0.2]
 
 (1) One corpus indexed through ``run_update`` with ``gemini-embedding-001`` pointed at
-    ``tenant_rag.embedding.fake_gemini_server``: API calls per chunk against the bound 1.05 x ceil(n / 100).
+    ``tenant_rag_devtools.fake_gemini_server``: API calls per chunk against the bound 1.05 x ceil(n / 100).
 (2) The same with a seeded share of requests answered 429: attempts, retries, wall time, and whether the index
     still holds every chunk (it must).
 (3) The offline embedder (WordLlama) alone on exactly the texts the pipeline embedded, vs its embed stage inside the
@@ -66,8 +66,8 @@ def gemini_run(export: CorpusExport, base: Path, fail_rate: float, label: str) -
     from tenant_rag.config import load_customer_config
     from tenant_rag.db import close_pools
     from tenant_rag.embedding import get_embedder
-    from tenant_rag.embedding.fake_gemini_server import FakeGeminiServer
     from tenant_rag.pipeline import RunOptions, run_update
+    from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer
 
     folder = write_customer(
         base / f"customers-{label}", export.customer_id, export.export_dir, embedding_model="gemini-embedding-001"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,29 +126,6 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from tenant_rag import demo
-
-    demo.run()
-    return 0
-
-
-def cmd_airflow_ui(args: argparse.Namespace) -> int:
-    from tenant_rag import airflow_ui
-
-    return airflow_ui.run(port=args.port)
-
-
-def cmd_airflow(args: argparse.Namespace) -> int:
-    """``airflow ARGS`` against the ``make ui`` instance: its airflow.cfg plus the 0600 ``.run/ui/airflow.env``."""
-    from tenant_rag.airflow_ui_config import ui_env
-
-    env = ui_env()
-    command = [sys.executable, "-m", "airflow", *args.airflow_args]
-    sys.stdout.flush()
-    os.execve(sys.executable, command, env)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tenant_rag", description=__doc__)
     parser.add_argument("--customers-dir", help="folder of customer folders (default: data/customers)")
@@ -190,17 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="the embedded PostgreSQL + pgvector server")
     db.add_argument("action", choices=["start", "stop", "url"])
     db.set_defaults(func=cmd_db)
-    sub.add_parser(
-        "demo", help="the main job: two sample customers exported, indexed through Airflow, queried"
-    ).set_defaults(func=cmd_demo)
-    ui = sub.add_parser("airflow-ui", help="Airflow api-server + scheduler + dag-processor on the embedded defaults")
-    ui.add_argument("--port", type=int, default=8080)
-    ui.set_defaults(func=cmd_airflow_ui)
-    airflow = sub.add_parser(
-        "airflow", help="run an airflow CLI command against the 'make ui' instance (its config and secrets)"
-    )
-    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER, help="e.g. dags list")
-    airflow.set_defaults(func=cmd_airflow)
     api_cli.register(sub)
     return parser
 

@@ -18,7 +18,7 @@ from tests.dags.sample_sites import ACME_PAGES, CONFLUENCE_USER, GLOBEX_PAGES, L
 @pytest.fixture(scope="session")
 def airflow_ready() -> None:
     """Migrate the session's SQLite metadata DB (tests/conftest.py) once and create the embedding pool."""
-    from tenant_rag_airflow.demo import ensure_airflow_ready
+    from tenant_rag_airflow.dag_runner import ensure_airflow_ready
 
     ensure_airflow_ready()
 
@@ -42,7 +42,7 @@ def write_customer(customers_dir: Path) -> Callable[..., CustomerConfig]:
 def confluence(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
     """A local Confluence Cloud site with acme's (ENG, OPS) and globex's (HR) spaces, served on 127.0.0.1;
     the default Confluence connection (``AIRFLOW_CONN_CONFLUENCE_DEFAULT``) points at it."""
-    from tenant_rag.confluence_server import FakeConfluence
+    from tenant_rag_devtools.confluence_server import FakeConfluence
 
     server = FakeConfluence(flavor="cloud", auth=CONFLUENCE_USER)
     page_ids: dict[str, str] = {}

@@ -51,7 +51,7 @@ GLOBEX_PAGES = {
 
 @dataclass
 class LocalSite:
-    server: Any  # tenant_rag.confluence_server.FakeConfluence, running
+    server: Any  # tenant_rag_devtools.confluence_server.FakeConfluence, running
     url: str
     page_ids: dict[str, str]  # title -> page id
 

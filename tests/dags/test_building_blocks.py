@@ -13,7 +13,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.state import CustomerState, RAGStatus, load_state
 from tenant_rag_airflow.dry_run import shadow_customer_dir
 from tenant_rag_airflow.operators.base import compact, is_permanent
-from tenant_rag_airflow.operators.changes import group_batches
+from tenant_rag_airflow.operators.chunk import group_batches
 from tenant_rag_airflow.params import InvalidRunRequest, run_request
 from tenant_rag_airflow.progress import ProgressReporter
 from tenant_rag_airflow.state_merge import (

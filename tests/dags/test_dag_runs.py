@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.query import CustomerQueryManager
-from tenant_rag_airflow.demo import run_customer_dag
+from tenant_rag_airflow.dag_runner import run_customer_dag
 from tests.dags.asset_events import asset_events
 from tests.dags.sample_sites import ACME_PAGES, GLOBEX_PAGES
 

@@ -15,7 +15,7 @@ import pytest
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag_airflow.dag_builder import CONFIG_ERROR_TAG, declared_paused
-from tenant_rag_airflow.demo import dags_folder
+from tenant_rag_airflow.dag_runner import dags_folder
 
 DAG_FILE = dags_folder() / "tenant_rag_dags.py"
 BAD_FIELD = "rag: {chunk_sise: 500}\n"  # an unknown key: a config error naming the field

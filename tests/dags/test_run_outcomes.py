@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from tenant_rag.config import CustomerConfig
 from tenant_rag.paths import customers_dir as default_customers_dir
 from tenant_rag.state import load_state
-from tenant_rag_airflow.demo import run_customer_dag
+from tenant_rag_airflow.dag_runner import run_customer_dag
 from tests.dags.asset_events import asset_events
 from tests.dags.rerun import rerun_in_place
 

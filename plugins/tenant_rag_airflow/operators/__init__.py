@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tenant_rag_airflow.operators.changes import ChunkOperator, DetectChangesOperator
+from tenant_rag_airflow.operators.chunk import ChunkOperator, DetectChangesOperator
 from tenant_rag_airflow.operators.config_error import ConfigErrorOperator
 from tenant_rag_airflow.operators.embed import EmbedBatchesOperator
 from tenant_rag_airflow.operators.export import ExportOperator

@@ -34,7 +34,7 @@ def day(d: int, hour: int = 12) -> datetime:
 
 @pytest.fixture
 def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
-    from tenant_rag.confluence_server import FakeConfluence
+    from tenant_rag_devtools.confluence_server import FakeConfluence
 
     fake = FakeConfluence(flavor="cloud", auth=USER)
     fake.add_space("ENG", "Engineering")

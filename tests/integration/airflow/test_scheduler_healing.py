@@ -37,7 +37,7 @@ MODIFIED = datetime(2026, 2, 20, 12, tzinfo=UTC)
 
 @pytest.fixture
 def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
-    from tenant_rag.confluence_server import FakeConfluence
+    from tenant_rag_devtools.confluence_server import FakeConfluence
 
     fake = FakeConfluence(flavor="cloud", auth=USER)
     fake.add_space("ENG", "Engineering")

@@ -1,7 +1,7 @@
 """The ``make ui`` instance is reachable by the ``airflow`` CLI, and its services start in a safe order.
 
 ``write_config`` writes the instance's airflow.cfg (no secrets) and its 0600 env file; the README's ``airflow``
-commands then run through ``python -m tenant_rag airflow`` (what ``make airflow ARGS=...`` runs) against real
+commands then run through ``python -m tenant_rag_devtools airflow`` (what ``make airflow ARGS=...`` runs) against real
 Airflow services on a metadata database on the embedded PostgreSQL. The services are started with the function
 ``make ui`` uses: the URL and login are announced only once the api-server's health endpoint answers, and the
 scheduler and dag-processor start only after that. No SQLite file appears anywhere.
@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tenant_rag.airflow_ui import AirflowServices, api_server_healthy
-from tenant_rag.airflow_ui_config import GENERATED, write_config
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
+from tenant_rag_devtools.airflow_ui import AirflowServices, api_server_healthy
+from tenant_rag_devtools.airflow_ui_config import GENERATED, write_config
 from tests.integration.airflow.airflow_stack import ROOT, free_port, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
@@ -124,7 +124,7 @@ def test_make_ui_config_serves_the_airflow_cli_and_starts_in_order(
 
     def cli(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "tenant_rag", "airflow", *args],
+            [sys.executable, "-m", "tenant_rag_devtools", "airflow", *args],
             check=False,
             env=base_env,
             cwd=cwd,

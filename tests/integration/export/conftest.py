@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tenant_rag.config import CustomerConfig, parse_customer_config
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.export import ConfluenceCredentials, RetryPolicy
+from tenant_rag_devtools.confluence_server import FakeConfluence
 
 CLOUD_AUTH = ("user@example.com", "token")
 CLOUD_CREDENTIALS = ConfluenceCredentials(username="user@example.com", api_token="token")

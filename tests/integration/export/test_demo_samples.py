@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 
 from tenant_rag.config import parse_customer_config
-from tenant_rag.confluence_server import demo_site
-from tenant_rag.confluence_server.samples import SAMPLE_CUSTOMERS, SAMPLE_QUESTIONS
 from tenant_rag.documents import iter_page_files, read_page
 from tenant_rag.export import ConfluenceCredentials, export_customer
+from tenant_rag_devtools.confluence_server import demo_site
+from tenant_rag_devtools.confluence_server.samples import SAMPLE_CUSTOMERS, SAMPLE_QUESTIONS
 
 DEMO_CREDENTIALS = ConfluenceCredentials(username="demo@example.com", api_token="demo-token")
 
@@ -64,7 +64,7 @@ def test_command_line_server_serves_the_demo() -> None:
     include = Path(__file__).resolve().parents[3] / "include"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(include), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tenant_rag.confluence_server", "--site", "demo", "--port", "0"],
+        [sys.executable, "-m", "tenant_rag_devtools.confluence_server", "--site", "demo", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

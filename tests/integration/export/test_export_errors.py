@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig, parse_customer_config
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.export import (
     ConfluenceAuthError,
     ConfluenceCredentials,
@@ -17,6 +16,7 @@ from tenant_rag.export import (
     SpaceNotFoundError,
     export_customer,
 )
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS
 
 

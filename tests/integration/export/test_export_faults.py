@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.export import ConfluenceHTTPError, RetryPolicy, export_customer
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS, tree
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.documents import read_page
 from tenant_rag.export import export_customer
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, fetched_page_ids
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.documents import read_page
 from tenant_rag.export import ConfluenceAuthError, ConfluenceCredentials, export_customer
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import FAST, SERVER_CREDENTIALS, fetched_page_ids
 
 

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tenant_rag.confluence_server import FakeConfluence
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_AUTH
 
 

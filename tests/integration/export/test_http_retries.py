@@ -8,9 +8,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from tenant_rag.confluence_server import FakeConfluence
 from tenant_rag.export import ConfluenceAuthError, ConfluenceHTTPError, RetryBudgetExhaustedError, RetryPolicy
 from tenant_rag.export.http import HttpClient, parse_retry_after, with_limit
+from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_AUTH
 
 

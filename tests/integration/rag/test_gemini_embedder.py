@@ -15,8 +15,8 @@ import pytest
 
 from tenant_rag.config import RAGConfig
 from tenant_rag.embedding import EmbeddingError, EmbeddingUnavailableError, get_embedder
-from tenant_rag.embedding.fake_gemini_server import FakeGeminiServer, running_fake_gemini
 from tenant_rag.embedding.gemini import GeminiEmbedder
+from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer, running_fake_gemini
 
 KEY = "test-key"
 GEMINI = RAGConfig(embedding_model="gemini-embedding-001")

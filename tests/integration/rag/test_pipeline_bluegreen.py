@@ -13,7 +13,6 @@ import pytest
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.embedding.factory import BASE_URL_ENV, get_embedder
-from tenant_rag.embedding.fake_gemini_server import FakeGeminiServer
 from tenant_rag.pipeline import (
     RunOptions,
     chunk_changes,
@@ -24,6 +23,7 @@ from tenant_rag.pipeline import (
     upsert_changes,
 )
 from tenant_rag.query import CustomerQueryManager
+from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,

@@ -140,7 +140,7 @@ def test_customer_dag_on_two_celery_workers(
     assert state.total_indexed_documents == pages and state.total_indexed_chunks == len(celery_index["chunks"])
 
     # the same customer and pages through dag.test(), in a database of its own
-    from tenant_rag_airflow.demo import run_customer_dag
+    from tenant_rag_airflow.dag_runner import run_customer_dag
 
     first_db = urlparse(pg_url).path.lstrip("/")
     second_db = f"{first_db}_dagtest"

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tenant_rag.confluence_server.cql import CqlError, compile_cql, tokenize
-from tenant_rag.confluence_server.site import Site
+from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql, tokenize
+from tenant_rag_devtools.confluence_server.site import Site
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""Run the local Confluence server by hand: ``python -m tenant_rag.confluence_server --site demo --port 8090``."""
+"""Run the local Confluence server by hand.
+
+``python -m tenant_rag_devtools.confluence_server --site demo --port 8090``
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ import sys
 import threading
 from typing import Literal
 
-from tenant_rag.confluence_server import FakeConfluence, demo_site
-from tenant_rag.confluence_server.samples import SAMPLE_CUSTOMERS
+from tenant_rag_devtools.confluence_server import FakeConfluence, demo_site
+from tenant_rag_devtools.confluence_server.samples import SAMPLE_CUSTOMERS
 
 
 def build_site(name: str, flavor: Literal["cloud", "server"], pages: int) -> FakeConfluence:
@@ -31,7 +34,7 @@ def build_site(name: str, flavor: Literal["cloud", "server"], pages: int) -> Fak
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tenant_rag.confluence_server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tenant_rag_devtools.confluence_server", description=__doc__)
     parser.add_argument("--site", choices=["demo", "generated"], default="demo")
     parser.add_argument("--pages", type=int, default=500, help="page count for --site generated")
     parser.add_argument("--flavor", choices=["cloud", "server"], default="cloud")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tenant_rag.confluence_server import samples_acme, samples_globex
-from tenant_rag.confluence_server.server import FakeConfluence
+from tenant_rag_devtools.confluence_server import samples_acme, samples_globex
+from tenant_rag_devtools.confluence_server.server import FakeConfluence
 
 SAMPLE_CUSTOMERS: dict[str, list[str]] = {"acme": ["ENG", "OPS"], "globex": ["HR", "SUPPORT"]}
 SAMPLE_QUESTIONS: dict[str, list[tuple[str, str]]] = {

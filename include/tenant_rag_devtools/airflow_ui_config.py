@@ -8,8 +8,8 @@
 * ``airflow.env`` (mode 0600): ``AIRFLOW_HOME``, ``PYTHONPATH``, the customers folder, the Connections
   (``AIRFLOW_CONN_*``, with the local Confluence's password), the Fernet key, the api-server's secret key and JWT
   secret (generated once, kept across restarts so stored Connections stay readable) and the API's Airflow login.
-  Shell syntax: ``set -a; . .run/ui/airflow.env; set +a`` exports it; ``python -m tenant_rag airflow ARGS`` (``make
-  airflow ARGS="..."``) runs ``airflow ARGS`` with it.
+  Shell syntax: ``set -a; . .run/ui/airflow.env; set +a`` exports it;
+  ``make airflow ARGS="..."`` runs ``airflow ARGS`` with it.
 
 The Airflow services of ``make ui`` run with exactly that environment, so a CLI command sees what they see.
 """
@@ -91,7 +91,7 @@ def _cfg_value(value: str) -> str:
 
 def _config_text(settings: dict[str, dict[str, str]]) -> str:
     lines = [
-        "# Written by 'make ui' (tenant_rag.airflow_ui_config) at every start; edits are overwritten.",
+        "# Written by 'make ui' (tenant_rag_devtools.airflow_ui_config) at every start; edits are overwritten.",
         "# No secrets here: the Connections, the Fernet key and the API secrets are in ../airflow.env (0600).",
         '# Run airflow commands against this instance with: make airflow ARGS="dags list"',
         "# or: set -a; . .run/ui/airflow.env; set +a; airflow dags list",

@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL (metadata database ``airflow_ui`` and vector database ``tenant_rag_ui``), the local
 Confluence-compatible server with the sample spaces, creates the sample customers under ``.run/ui/customers`` when
-missing, writes the instance's ``airflow.cfg`` and 0600 ``airflow.env`` (``tenant_rag.airflow_ui_config``) and runs
+missing, writes the instance's ``airflow.cfg`` and 0600 ``airflow.env`` (``airflow_ui_config``) and runs
 the three Airflow services in one process group with LocalExecutor and parallelism 4.
 
 Order of start-up: the api-server first; the scheduler and the dag-processor only once its health endpoint answers
@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tenant_rag import embedded_pg
-from tenant_rag.airflow_ui_config import USER, write_config
-from tenant_rag.airflow_ui_config import ui_dir as default_ui_dir
 from tenant_rag.customers import CustomerManager
-from tenant_rag.demo import DEMO_USER, demo_customers
 from tenant_rag.errors import TenantRagError
+from tenant_rag_devtools.airflow_ui_config import USER, write_config
+from tenant_rag_devtools.airflow_ui_config import ui_dir as default_ui_dir
+from tenant_rag_devtools.demo import DEMO_USER, demo_customers
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 HEALTH_PATH = "/api/v2/monitor/health"
@@ -151,8 +151,8 @@ def _airflow_cli(env: Mapping[str, str], *args: str, timeout: float = 600) -> No
 
 
 def run(port: int = 8080, confluence_port: int = 8090, health_timeout: float = 300) -> int:
-    from tenant_rag.confluence_server import FakeConfluence
-    from tenant_rag.confluence_server.samples import populate_demo
+    from tenant_rag_devtools.confluence_server import FakeConfluence
+    from tenant_rag_devtools.confluence_server.samples import populate_demo
 
     directory = default_ui_dir()
     customers_dir = directory / "customers"

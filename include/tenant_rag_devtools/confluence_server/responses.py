@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
-from tenant_rag.confluence_server.site import Page, Site
+from tenant_rag_devtools.confluence_server.site import Page, Site
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The main job on embedded defaults: ``make demo`` / ``python -m tenant_rag demo``.
+"""The main job on embedded defaults: ``make demo`` / ``python -m tenant_rag_devtools demo``.
 
 Starts the embedded PostgreSQL + pgvector and the local Confluence-compatible server, creates the two sample
 customers, runs each customer's DAG through Airflow (``airflow dags test``), answers one question per customer from
@@ -20,11 +20,11 @@ from pathlib import Path
 
 from tenant_rag import embedded_pg
 from tenant_rag.config import CustomerConfig
-from tenant_rag.confluence_server.samples import SAMPLE_QUESTIONS
 from tenant_rag.customers import CustomerManager
 from tenant_rag.dsn import airflow_conn_json
 from tenant_rag.naming import dag_id_for
 from tenant_rag.paths import project_root, run_dir
+from tenant_rag_devtools.confluence_server.samples import SAMPLE_QUESTIONS
 
 DEMO_USER = ("demo@example.com", "demo-token")
 
@@ -34,7 +34,7 @@ def _say(text: str) -> None:
 
 
 def demo_customers(base_url: str) -> list[CustomerConfig]:
-    """The two sample customers' configs (spaces served by ``tenant_rag.confluence_server.demo_site``)."""
+    """The two sample customers' configs (spaces served by ``tenant_rag_devtools.confluence_server.demo_site``)."""
     common = {"owner": "demo", "schedule": "@daily", "catchup": False, "tags": ["demo"]}
     acme = {
         "customer_id": "acme",
@@ -176,8 +176,8 @@ def print_answer(configs: list[CustomerConfig], customer_id: str, database_url: 
 
 
 def run(fresh: bool = True) -> None:
-    from tenant_rag.confluence_server import FakeConfluence
-    from tenant_rag.confluence_server.samples import populate_demo
+    from tenant_rag_devtools.confluence_server import FakeConfluence
+    from tenant_rag_devtools.confluence_server.samples import populate_demo
 
     demo_dir = run_dir() / "demo"
     customers_dir = demo_dir / "customers"

@@ -12,8 +12,8 @@ import zlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenant_rag.confluence_server.cql import CqlError, compile_cql
-from tenant_rag.confluence_server.responses import (
+from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql
+from tenant_rag_devtools.confluence_server.responses import (
     ApiError,
     Request,
     Response,
@@ -24,7 +24,7 @@ from tenant_rag.confluence_server.responses import (
     tinyui,
     webui,
 )
-from tenant_rag.confluence_server.site import Page, Space
+from tenant_rag_devtools.confluence_server.site import Page, Space
 
 V1 = "/rest/api"
 _EXPANDABLE = (

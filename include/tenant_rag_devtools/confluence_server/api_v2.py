@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from tenant_rag.confluence_server.responses import (
+from tenant_rag_devtools.confluence_server.responses import (
     ApiError,
     Request,
     Response,
@@ -21,7 +21,7 @@ from tenant_rag.confluence_server.responses import (
     tinyui,
     webui,
 )
-from tenant_rag.confluence_server.site import Page, Space
+from tenant_rag_devtools.confluence_server.site import Page, Space
 
 V2 = "/api/v2"
 STATUSES = {"current", "archived", "deleted", "trashed", "draft", "historical", "any"}

@@ -20,10 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from tenant_rag.confluence_server import api_v1, api_v2
-from tenant_rag.confluence_server.faults import FAULT_KINDS, FaultInjector
-from tenant_rag.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
-from tenant_rag.confluence_server.site import Site
+from tenant_rag_devtools.confluence_server import api_v1, api_v2
+from tenant_rag_devtools.confluence_server.faults import FAULT_KINDS, FaultInjector
+from tenant_rag_devtools.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
+from tenant_rag_devtools.confluence_server.site import Site
 
 log = logging.getLogger(__name__)
 

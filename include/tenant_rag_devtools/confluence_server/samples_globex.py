@@ -5,7 +5,7 @@ Original text written for this project. Each entry is (space, title, parent titl
 
 from __future__ import annotations
 
-from tenant_rag.confluence_server.sample_storage import (
+from tenant_rag_devtools.confluence_server.sample_storage import (
     code,
     emoticon,
     expand,

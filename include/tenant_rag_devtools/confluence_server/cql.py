@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
-from tenant_rag.confluence_server.site import Page, Site
+from tenant_rag_devtools.confluence_server.site import Page, Site
 
 Predicate = Callable[[Page], bool]
 _OPERATORS = ("!=", ">=", "<=", "=", ">", "<", "~")
