@@ -124,6 +124,7 @@ def write_config(
 ) -> UiConfig:
     """Write ``airflow/airflow.cfg`` and the 0600 ``airflow.env`` of the UI instance in ``directory``."""
     from tenant_rag.dsn import airflow_conn_json
+    from tenant_rag_airflow.dag_bundle import bundle_config
 
     root = project_root()
     home = directory / "airflow"
@@ -142,6 +143,8 @@ def write_config(
             "simple_auth_manager_passwords_file": str(passwords_file),
         },
         "database": {"sql_alchemy_conn": sqlalchemy_url(metadata_url)},
+        # the project's DAG bundle over the same folder: it adds shard files as customers grow
+        "dag_processor": {"dag_bundle_config_list": bundle_config(root / "dags")},
         "logging": {"base_log_folder": str(directory / "logs")},
         "api": {"base_url": base, "host": "127.0.0.1", "port": str(port)},
     }

@@ -47,7 +47,7 @@ from tenant_rag_airflow.constants import (
     TASK_UPSERT,
     asset_uri,
 )
-from tenant_rag_airflow.dag_shards import customer_folders, shard_count, shard_index_of, shard_of
+from tenant_rag_airflow.dag_shards import active_shards, customer_folders, missing_files_note, shard_index_of, shard_of
 from tenant_rag_airflow.operators import (
     ChunkOperator,
     ConfigErrorOperator,
@@ -247,7 +247,10 @@ def load_shard_dags(dag_file: str, *, only_dag_id: str | None = None) -> dict[st
     serve 10 or 10,000 customers; a file above the count builds nothing.
     """
     base = default_customers_dir()
-    index, count = shard_index_of(dag_file), shard_count(len(customer_folders(base)))
+    folders = len(customer_folders(base))
+    index, count = shard_index_of(dag_file), active_shards(dag_file, folders)
+    if index == 0 and only_dag_id is None and (note := missing_files_note(Path(dag_file).parent, folders)):
+        log.warning("%s", note)
     if index >= count:
         return {}
     return load_customer_dags(only_dag_id=only_dag_id, shard=(index, count))

@@ -8,7 +8,6 @@ returns the customer's state afterwards.
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from functools import cache
@@ -31,12 +30,9 @@ def dags_folder() -> Path:
 def use_project_dags_folder() -> None:
     """Make the project's ``dags/`` Airflow's DAG bundle (``dag.test()`` syncs it) unless one is configured."""
     if BUNDLE_ENV not in os.environ:
-        bundle = {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(dags_folder())},
-        }
-        os.environ[BUNDLE_ENV] = json.dumps([bundle])
+        from tenant_rag_airflow.dag_bundle import bundle_config
+
+        os.environ[BUNDLE_ENV] = bundle_config(dags_folder())
 
 
 def ensure_embedding_pool(slots: int = EMBEDDING_POOL_SLOTS) -> None:

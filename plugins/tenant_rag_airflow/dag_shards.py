@@ -1,14 +1,17 @@
-"""Which DAG file builds which customer's DAG: a fixed set of shard files, a shard count derived from the customers.
+"""Which DAG file builds which customer's DAG: shard files, a shard count derived from the customers.
 
 The DAG processor parses and serialises one *file* per child process, under one timeout, and re-parses it every
 ``min_file_process_interval``; one file building every customer's DAG grows with the customer count until it times
-out. So the repository ships ``SHARD_FILES`` tiny DAG files (``dags/tenant_rag_dags.py`` is shard 0,
-``dags/tenant_rag_dags_01.py`` ... the others; written by ``python -m tenant_rag_airflow.dag_shards --write dags``
-and committed, so nobody creates files as customers come and go). Each file builds the customers of one shard:
+out. So DAGs come from tiny shard files (``dags/tenant_rag_dags.py`` is shard 0, ``dags/tenant_rag_dags_01.py`` ...
+the others), each building the customers of one shard:
 
 * the number of *active* shards is derived from the number of customer folders, ``ceil(customers / shard size)``
-  (``TENANT_RAG_DAG_SHARD_SIZE``, default ``DEFAULT_SHARD_SIZE``), at most ``SHARD_FILES``; files above it build
-  nothing. ``TENANT_RAG_DAG_SHARDS`` pins the count instead (then no DAG ever moves between files);
+  (``TENANT_RAG_DAG_SHARD_SIZE``, default ``DEFAULT_SHARD_SIZE``), at most the shard files present; files above it
+  build nothing. ``TENANT_RAG_DAG_SHARDS`` pins the count instead (then no DAG ever moves between files);
+* the repository ships ``SHIPPED_SHARD_FILES`` files (16,000 customers at the default shard size); past that, the
+  DAG bundle ``tenant_rag_airflow.dag_bundle.CustomerShardsDagBundle`` writes the missing files when the DAG
+  processor refreshes it (``python -m tenant_rag_airflow.dag_shards --write dags`` does the same by hand, e.g.
+  for a read-only bundle), so a shard stays at the shard size at any customer count and nobody writes files;
 * a customer's shard is a jump consistent hash (Lamping & Veach) of its folder name: when the count grows from
   n to n + 1 only about 1/(n + 1) of the customers move, all into the new file;
 * a task process (``get_parsing_context().dag_id`` set) maps its DAG id to its shard with one directory listing and
@@ -29,8 +32,8 @@ from pathlib import Path
 
 from tenant_rag_airflow.constants import DAG_ID_PREFIX
 
-#: DAG files shipped in ``dags/``: shards stay at ``shard size`` customers up to SHARD_FILES x shard size customers.
-SHARD_FILES = 32
+#: DAG files shipped in ``dags/`` (and the fewest ``--write`` leaves): SHIPPED_SHARD_FILES x shard size customers.
+SHIPPED_SHARD_FILES = 32
 DEFAULT_SHARD_SIZE = 500
 SHARDS_ENV = "TENANT_RAG_DAG_SHARDS"
 SHARD_SIZE_ENV = "TENANT_RAG_DAG_SHARD_SIZE"
@@ -109,11 +112,46 @@ def shard_size() -> int:
     return _positive_env(SHARD_SIZE_ENV) or DEFAULT_SHARD_SIZE
 
 
-def shard_count(customers: int) -> int:
-    """Active shards for ``customers`` folders: pinned by ``TENANT_RAG_DAG_SHARDS`` or derived; 1..SHARD_FILES."""
+def shards_wanted(customers: int) -> int:
+    """Shards for ``customers`` folders: pinned by ``TENANT_RAG_DAG_SHARDS`` or ``ceil(customers / shard size)``."""
     pinned = _positive_env(SHARDS_ENV)
-    wanted = pinned if pinned is not None else math.ceil(customers / shard_size())
-    return max(1, min(SHARD_FILES, wanted))
+    return max(1, pinned if pinned is not None else math.ceil(customers / shard_size()))
+
+
+def shard_count(customers: int, files: int = SHIPPED_SHARD_FILES) -> int:
+    """Active shards for ``customers`` folders when ``files`` shard files are present: 1..files."""
+    return max(1, min(files, shards_wanted(customers)))
+
+
+def files_present(folder: str | os.PathLike[str]) -> int:
+    """How many shard files ``folder`` holds without a gap from shard 0 (one directory listing)."""
+    try:
+        with os.scandir(folder) as entries:
+            indices = {shard_index_of(e.name) for e in entries if _FILE_NAME.match(e.name)}
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    count = 0
+    while count in indices:
+        count += 1
+    return count
+
+
+def active_shards(dag_file: str | os.PathLike[str], customers: int) -> int:
+    """Active shards for a shard file: derived from ``customers`` and capped by the files beside ``dag_file``."""
+    return shard_count(customers, max(1, files_present(Path(dag_file).parent)))
+
+
+def missing_files_note(folder: Path, customers: int) -> str | None:
+    """A warning when ``customers`` want more shard files than ``folder`` holds (shards then grow past the size)."""
+    wanted, present = shards_wanted(customers), files_present(folder)
+    if wanted <= present:
+        return None
+    return (
+        f"{customers} customers want {wanted} DAG shard files, {folder} holds {present}: each shard builds "
+        f"~{math.ceil(customers / max(1, present))} DAGs instead of <= {shard_size()}. Use the DAG bundle "
+        "tenant_rag_airflow.dag_bundle.CustomerShardsDagBundle (it writes them) or run "
+        f"`python -m tenant_rag_airflow.dag_shards --write {folder}`"
+    )
 
 
 def shard_builds(dag_file: str | os.PathLike[str], only_dag_id: str | None) -> bool:
@@ -125,7 +163,7 @@ def shard_builds(dag_file: str | os.PathLike[str], only_dag_id: str | None) -> b
     from tenant_rag.paths import customers_dir
 
     folders = customer_folders(customers_dir())
-    index, count = shard_index_of(dag_file), shard_count(len(folders))
+    index, count = shard_index_of(dag_file), active_shards(dag_file, len(folders))
     if index >= count:
         return False
     folder = (only_dag_id or "").removeprefix(DAG_ID_PREFIX)
@@ -134,16 +172,38 @@ def shard_builds(dag_file: str | os.PathLike[str], only_dag_id: str | None) -> b
     return shard_of(folder, count) == index
 
 
-def expected_files() -> dict[str, str]:
-    return {shard_file_name(i): SHARD_FILE_TEXT.format(index=i) for i in range(SHARD_FILES)}
+def expected_files(count: int = SHIPPED_SHARD_FILES) -> dict[str, str]:
+    return {shard_file_name(i): SHARD_FILE_TEXT.format(index=i) for i in range(count)}
 
 
 def stale_files(folder: Path) -> list[str]:
-    """Shard files in ``folder`` that are missing, differ from the generator, or are left over."""
-    expected = expected_files()
+    """Shard files in ``folder`` that are missing, differ from the generator, or stand after a gap.
+
+    Files past ``SHIPPED_SHARD_FILES`` are fine when they continue the run without a gap (the bundle wrote them).
+    """
+    expected = expected_files(max(SHIPPED_SHARD_FILES, files_present(folder)))
     present = {p.name for p in folder.glob(f"{FILE_STEM}*.py") if _FILE_NAME.match(p.name)}
     wrong = [n for n, text in expected.items() if not (folder / n).is_file() or (folder / n).read_text() != text]
     return sorted(set(wrong) | (present - set(expected)))
+
+
+def write_shard_files(folder: Path, customers: int, *, min_files: int = SHIPPED_SHARD_FILES) -> list[str]:
+    """Write the shard files ``customers`` want (at least ``min_files``) that ``folder`` lacks or has wrong.
+
+    Never removes a file (a file above the active count builds nothing); each file appears whole (write + rename),
+    so a DAG processor listing the folder meanwhile never parses half a file. Returns the names written.
+    """
+    count = max(min_files, shards_wanted(customers), files_present(folder))
+    written = []
+    for name, text in expected_files(count).items():
+        target = folder / name
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            continue
+        partial = folder / f".{name}.partial"
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+        written.append(name)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,11 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     if folder is None:
         parser.error("give --write or --check")
     if args.write:
-        for name in stale_files(folder):
-            (folder / name).unlink(missing_ok=True)
-        for name, text in expected_files().items():
-            (folder / name).write_text(text, encoding="utf-8")
-        print(f"{SHARD_FILES} shard files in {folder}")
+        from tenant_rag.paths import customers_dir
+
+        present = {p.name for p in folder.glob(f"{FILE_STEM}*.py") if _FILE_NAME.match(p.name)}
+        written = write_shard_files(folder, len(customer_folders(customers_dir())))
+        for name in sorted(present - set(expected_files(files_present(folder)))):
+            (folder / name).unlink()  # after a gap: never parsed as a shard
+        print(f"{files_present(folder)} shard files in {folder} ({len(written)} written)")
         return 0
     stale = stale_files(folder)
     print("\n".join(stale) or "shard files up to date")

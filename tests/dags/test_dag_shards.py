@@ -11,18 +11,23 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag_airflow.dag_bundle import CustomerShardsDagBundle
 from tenant_rag_airflow.dag_shards import (
     DEFAULT_SHARD_SIZE,
-    SHARD_FILES,
     SHARD_SIZE_ENV,
     SHARDS_ENV,
+    SHIPPED_SHARD_FILES,
     ShardConfigError,
     customer_folders,
+    files_present,
+    missing_files_note,
     shard_count,
     shard_file_name,
     shard_index_of,
     shard_of,
+    shards_wanted,
     stale_files,
+    write_shard_files,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +48,10 @@ def twelve_customers(
 
 def test_committed_shard_files_match_the_generator() -> None:
     assert stale_files(DAGS_DIR) == []
-    assert len(list(DAGS_DIR.glob("tenant_rag_dags*.py"))) == SHARD_FILES
-    assert [shard_index_of(DAGS_DIR / shard_file_name(i)) for i in range(SHARD_FILES)] == list(range(SHARD_FILES))
+    assert len(list(DAGS_DIR.glob("tenant_rag_dags*.py"))) == SHIPPED_SHARD_FILES
+    assert [shard_index_of(DAGS_DIR / shard_file_name(i)) for i in range(SHIPPED_SHARD_FILES)] == list(
+        range(SHIPPED_SHARD_FILES)
+    )
 
 
 def test_shard_files_build_every_dag_exactly_once(twelve_customers: list[str]) -> None:
@@ -65,7 +72,7 @@ def test_task_process_builds_only_its_dag_in_its_own_file(
     monkeypatch.setenv(PARSING_CONTEXT_ENV, "tenant_rag__cust07")
     owner = shard_file_name(shard_of("cust07", 3))
     assert DagBag(dag_folder=str(DAGS_DIR / owner)).dag_ids == ["tenant_rag__cust07"]
-    for index in range(SHARD_FILES):
+    for index in range(SHIPPED_SHARD_FILES):
         if shard_file_name(index) != owner:
             assert DagBag(dag_folder=str(DAGS_DIR / shard_file_name(index))).dag_ids == []
     bag = DagBag(dag_folder=str(DAGS_DIR))  # the CLI's way: the whole folder under the parsing context
@@ -73,13 +80,14 @@ def test_task_process_builds_only_its_dag_in_its_own_file(
 
 
 def test_shards_stay_bounded_as_customers_grow() -> None:
-    for customers in (1, 499, 1_000, 2_500, 10_000, SHARD_FILES * DEFAULT_SHARD_SIZE):
+    for customers in (1, 499, 1_000, 2_500, 10_000, SHIPPED_SHARD_FILES * DEFAULT_SHARD_SIZE):
         count = shard_count(customers)
         sizes = Counter(shard_of(f"customer-{i}", count) for i in range(customers))
         assert set(sizes) <= set(range(count))
         assert max(sizes.values()) <= 1.25 * DEFAULT_SHARD_SIZE, (customers, count, max(sizes.values()))
     assert shard_count(10_000) == 20 and shard_count(0) == 1
-    assert shard_count(10 * SHARD_FILES * DEFAULT_SHARD_SIZE) == SHARD_FILES  # capped by the shipped files
+    assert shard_count(10 * SHIPPED_SHARD_FILES * DEFAULT_SHARD_SIZE) == SHIPPED_SHARD_FILES  # capped by the files
+    assert shard_count(100_000, files=200) == 200  # ... and no longer once the bundle wrote the files wanted
 
 
 def test_a_new_shard_takes_customers_only_from_the_others() -> None:
@@ -116,3 +124,53 @@ def test_params_live_on_the_dag_and_reach_every_task(twelve_customers: list[str]
         assert not task.params  # no per-task copy to serialise
         resolved = process_params(dag, task, {"dry_run": True}, suppress_exception=False)
         assert resolved == {"full_refresh": False, "space_keys": [], "dry_run": True, "force_delete": False}
+
+
+def test_shard_files_grow_with_the_customers_at_any_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert shards_wanted(100_000) == 200 and shards_wanted(16_001) == 33  # past the 32 shipped files
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    assert write_shard_files(folder, 0) == [shard_file_name(i) for i in range(SHIPPED_SHARD_FILES)]
+    assert files_present(folder) == SHIPPED_SHARD_FILES and stale_files(folder) == []
+    assert missing_files_note(folder, 100_000) is not None and missing_files_note(folder, 16_000) is None
+    written = write_shard_files(folder, 100_000)
+    assert written == [shard_file_name(i) for i in range(SHIPPED_SHARD_FILES, 200)]
+    assert files_present(folder) == 200 and stale_files(folder) == [] and missing_files_note(folder, 100_000) is None
+    assert write_shard_files(folder, 10) == []  # never shrinks: files above the count build nothing
+    sizes = Counter(shard_of(f"customer-{i}", shard_count(100_000, files_present(folder))) for i in range(100_000))
+    assert max(sizes.values()) <= 1.25 * DEFAULT_SHARD_SIZE
+    # a file standing after a gap is stale (it would never be parsed as a shard)
+    (folder / shard_file_name(150)).unlink()
+    assert files_present(folder) == 150 and shard_file_name(151) in stale_files(folder)
+
+
+def test_the_dag_bundle_writes_the_shard_files_the_customer_folders_want(
+    tmp_path: Path, customers_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SHARD_SIZE_ENV, "2")
+    for i in range(9):
+        (customers_dir / f"cust{i}").mkdir()
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    bundle = CustomerShardsDagBundle(name="dags-folder", path=str(folder), min_files=1)
+    bundle.initialize()
+    assert files_present(folder) == 5  # ceil(9 / 2)
+    (customers_dir / "cust9").mkdir()
+    (customers_dir / "cust10").mkdir()
+    bundle.refresh()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(shard_file_name(i) for i in range(6))
+    assert stale_files(folder) == [shard_file_name(i) for i in range(6, SHIPPED_SHARD_FILES)]  # fewer than shipped
+
+
+def test_shard_zero_warns_when_the_customers_want_more_files_than_present(
+    twelve_customers: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tenant_rag_airflow.dag_builder import load_shard_dags
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / shard_file_name(0)).write_text((DAGS_DIR / shard_file_name(0)).read_text(encoding="utf-8"))
+    with caplog.at_level("WARNING", logger="tenant_rag_airflow.dag_builder"):
+        dags = load_shard_dags(str(folder / shard_file_name(0)))
+    assert sorted(dags) == [f"tenant_rag__{c}" for c in twelve_customers]  # one file present: it builds them all
+    assert any("want 3 DAG shard files" in r.getMessage() and "holds 1" in r.getMessage() for r in caplog.records)

@@ -25,6 +25,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from tenant_rag_airflow.dag_bundle import bundle_config
+
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USER, PASSWORD = "admin", "tenant-rag-test-password"
@@ -76,10 +78,12 @@ class AirflowStack:
         (dags / "tenant_rag_dags.py").symlink_to(ROOT / "dags" / "tenant_rag_dags.py")
         self.env = {
             **os.environ,
+            "TENANT_RAG_DAG_SHARDS": "1",
             **extra_env,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "TENANT_RAG_DAG_SHARDS": "1",
+            # the project's bundle: it writes the shard files the customers want (none beyond shard 0 when pinned)
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": bundle_config(dags, refresh_interval=5, min_files=1),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",

@@ -20,6 +20,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.query import CustomerQueryManager
+from tenant_rag_airflow.dag_shards import SHARD_FILE_TEXT, shard_file_name, shard_of
 from tests.dags.sample_sites import LocalSite, serving
 from tests.integration.airflow.airflow_stack import AirflowStack, running_stack, wait_for
 
@@ -54,9 +55,9 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
 def stack(
     pg_server_url: str, pg_url: str, site: LocalSite, customers_dir: Path, tmp_path: Path
 ) -> Iterator[AirflowStack]:
-    with running_stack(
-        pg_server_url, f"airflow_meta_{os.getpid()}", tmp_path, {"TENANT_RAG_CUSTOMERS_DIR": str(customers_dir)}
-    ) as stack:
+    # two shards wanted, one file present: the project's DAG bundle must write shard 1 for the DAG processor
+    env = {"TENANT_RAG_CUSTOMERS_DIR": str(customers_dir), "TENANT_RAG_DAG_SHARDS": "2"}
+    with running_stack(pg_server_url, f"airflow_meta_{os.getpid()}", tmp_path, env) as stack:
         yield stack
 
 
@@ -95,6 +96,10 @@ def test_trigger_with_params_then_backfill_three_intervals(
     config = _customer(customers_dir)
     dag = stack.wait_for_dag(DAG_ID)
     assert dag["is_paused"] is False and dag["max_active_runs"] == 1
+    # built by its own shard file, which the bundle wrote when shard 1 was missing
+    assert (stack.home / "dags" / shard_file_name(1)).read_text(encoding="utf-8") == SHARD_FILE_TEXT.format(index=1)
+    details = stack.api("GET", f"/dags/{DAG_ID}/details").json()
+    assert Path(details["fileloc"]).name == shard_file_name(shard_of("acme", 2))
     assert {tag["name"] for tag in dag["tags"]} == {"acme", "tenant-rag"}
     pool = stack.api("POST", "/pools", json={"name": "embedding_api", "slots": 2, "description": "test"})
     assert pool.status_code in (200, 201, 409), pool.text
