@@ -284,7 +284,7 @@ def _run(
     manifest.save()
     stats["errors"] = errors[:MAX_ERRORS_REPORTED]
     stats["errors_total"] = len(errors)
-    stats["unreadable"] = [asdict(page) for page in unreadable.pages[:MAX_ERRORS_REPORTED]]
+    stats["unreadable"] = [asdict(page) for page in unreadable.in_order()[:MAX_ERRORS_REPORTED]]
     stats["unreadable_total"] = len(unreadable.pages)
     return stats
 

@@ -72,8 +72,12 @@ class Unreadable:
         log.warning("space %s: page %s (%r) unreadable: %s, %s", page.space_key, page_id, page.title, reason, action)
         self.pages.append(page)
 
+    def in_order(self) -> list[UnreadablePage]:
+        """By space, then page id (numeric order): stable whatever order the worker threads finished in."""
+        return sorted(self.pages, key=lambda p: (p.space_key, len(p.page_id), p.page_id))
+
     def by_space(self, plans: list[SpacePlan]) -> dict[str, list[UnreadablePage]]:
         found: dict[str, list[UnreadablePage]] = {plan.space.key: [] for plan in plans}
-        for page in sorted(self.pages, key=lambda p: (p.space_key, len(p.page_id), p.page_id)):
+        for page in self.in_order():
             found[page.space_key].append(page)
         return found
