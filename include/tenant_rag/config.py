@@ -82,7 +82,11 @@ class ConfluenceExportConfig(_Model):
     cql: str | None = Field(None, description="extra CQL ANDed to the page query")
     include_archived: bool = False
     page_size: int = Field(50, ge=1, le=250)
-    site_timezone: str = Field("UTC", description="time zone CQL dates are interpreted in")
+    site_timezone: str = Field(
+        "UTC",
+        description="time zone for CQL dates when the site does not report the indexing user's (Server/DC, a hidden "
+        "Cloud profile zone); a value that disagrees with the site's is a warning",
+    )
     request_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_retries: int = Field(5, ge=0, le=20)
 

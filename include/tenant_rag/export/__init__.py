@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from tenant_rag.export.errors import (
     ConfluenceAuthError,
+    ConfluenceForbiddenError,
     ConfluenceHTTPError,
     ExportError,
+    PageUnreadableError,
     RetryBudgetExhaustedError,
     SpaceNotFoundError,
 )
@@ -21,9 +23,11 @@ from tenant_rag.export.storage_markdown import ConversionContext, storage_to_mar
 __all__ = [
     "ConfluenceAuthError",
     "ConfluenceCredentials",
+    "ConfluenceForbiddenError",
     "ConfluenceHTTPError",
     "ConversionContext",
     "ExportError",
+    "PageUnreadableError",
     "RetryBudgetExhaustedError",
     "RetryPolicy",
     "SpaceNotFoundError",

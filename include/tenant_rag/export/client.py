@@ -2,34 +2,69 @@
 
 Both offer the same small surface the exporter needs: find a space, list its pages without bodies (id, title,
 parent, version), search page ids with CQL, fetch one page with its storage body and labels, and look up a user's
-display name. Pagination follows ``_links.next`` (cursor or offset, relative to the site) or the ``Link`` header.
+display name and the indexing user's time zone. Pagination follows ``_links.next`` (cursor or offset, relative to
+the site) or the ``Link`` header, asking every page for the configured size again (the HTTP layer caps it).
+
+A page that cannot be read raises a ``PageUnreadableError`` subclass: 403 ``PageForbiddenError``, 404
+``PageNotFoundError``, an answer without ``body.storage`` ``PageBodyMissingError``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from tenant_rag.export.errors import ConfluenceHTTPError, ExportError
-from tenant_rag.export.http import HttpClient, RetryPolicy
+from tenant_rag.export.errors import (
+    ConfluenceAuthError,
+    ConfluenceForbiddenError,
+    ConfluenceHTTPError,
+    ExportError,
+    PageBodyMissingError,
+    PageForbiddenError,
+    PageNotFoundError,
+)
+from tenant_rag.export.http import HttpClient, RetryPolicy, sent_limit, with_limit
 from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSummary, SpaceInfo, parse_time
 from tenant_rag.urls import public_url
+
+log = logging.getLogger(__name__)
 
 
 class SpaceMissing(LookupError):
     """Raised by ``get_space``; the exporter turns it into ``SpaceNotFoundError`` naming the customer."""
 
 
-def next_link(payload: dict[str, Any], headers: Any) -> str | None:
-    link = (payload.get("_links") or {}).get("next")
-    if link:
-        return str(link)
-    for part in (headers.get("Link") or "").split(","):
-        if 'rel="next"' in part and "<" in part and ">" in part:
-            return part[part.index("<") + 1 : part.index(">")]
-    return None
+def next_link(payload: dict[str, Any], links: Mapping[str | None, Mapping[str, str]]) -> str | None:
+    """The next page's link: ``_links.next`` in the body, else the ``Link`` header's ``rel="next"``
+    (``links`` is httpx's parsed ``Response.links``)."""
+    link = (payload.get("_links") or {}).get("next") or (links.get("next") or {}).get("url")
+    return str(link) if link else None
+
+
+def storage_of(item: dict[str, Any], page_id: str) -> str:
+    """``body.storage.value``; raises ``PageBodyMissingError`` when the answer does not carry it."""
+    storage = (item.get("body") or {}).get("storage")
+    if not isinstance(storage, dict) or not isinstance(storage.get("value"), str):
+        raise PageBodyMissingError(
+            page_id, status=None, reason="no_body", message="the answer has no body.storage (body not expanded)"
+        )
+    return storage["value"]
+
+
+def _read(client: ConfluenceClient, page_id: str, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    """GET one page; 403 and 404 become ``PageForbiddenError`` / ``PageNotFoundError``."""
+    try:
+        item, _ = client.http.get_json(url, params)
+    except ConfluenceForbiddenError as exc:
+        raise PageForbiddenError(page_id, status=403, reason="forbidden", message=str(exc)) from exc
+    except ConfluenceHTTPError as exc:
+        if exc.status == 404:
+            raise PageNotFoundError(page_id, status=404, reason="not_found", message=str(exc)) from exc
+        raise
+    return dict(item)
 
 
 class ConfluenceClient:
@@ -71,18 +106,22 @@ class ConfluenceClient:
         return self.base_url + link
 
     def paginate(self, url: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        wanted = sent_limit(url, params)
         next_url: str | None = url
         next_params: dict[str, Any] | None = params
         while next_url:
-            payload, headers = self.http.get_json(next_url, next_params)
+            payload, response = self.http.get_json(next_url, next_params)
             yield from payload.get("results") or []
-            link = next_link(payload, headers)
+            link = next_link(payload, response.links)
             next_url, next_params = (self.absolute(link), None) if link else (None, None)
+            if next_url and wanted is not None and sent_limit(next_url, {}) is not None:
+                next_url = with_limit(next_url, wanted)  # a reduced page size may grow back mid-listing
 
     def search_ids(self, cql: str) -> dict[str, int]:
         """Page id -> version for a CQL query (v1 ``content/search``; cursor on Cloud, offset on Server)."""
         found: dict[str, int] = {}
         params = {"cql": cql, "limit": self.page_size, "expand": "version"}
+        log.info("CQL search: %s", cql)
         for item in self.paginate(f"{self.v1}/content/search", params):
             if item.get("type", "page") == "page":
                 found[str(item["id"])] = int((item.get("version") or {}).get("number") or 0)
@@ -102,6 +141,21 @@ class ConfluenceClient:
             self._users[user_id] = name
         return name
 
+    def user_time_zone(self) -> str | None:
+        """The indexing user's time zone (``timeZone`` of v1 ``user/current``), the zone CQL dates are read in.
+
+        None when the site does not say (Server/DC answers without it; a Cloud user may hide it). 401/403 raise.
+        """
+        try:
+            payload, _ = self.http.get_json(f"{self.v1}/user/current", {})
+        except ConfluenceAuthError:
+            raise
+        except ConfluenceHTTPError as exc:
+            log.warning("could not read the current user's time zone: %s", exc)
+            return None
+        zone = payload.get("timeZone") if isinstance(payload, dict) else None
+        return str(zone) if zone else None
+
     def attachment_url(self, page_id: str, filename: str) -> str:
         return f"{self.base_url}/download/attachments/{page_id}/{quote(filename)}"
 
@@ -118,7 +172,7 @@ class ConfluenceClient:
     def list_pages(self, space: SpaceInfo, statuses: list[str]) -> Iterator[PageSummary]:
         raise NotImplementedError
 
-    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent | None:
+    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent:
         raise NotImplementedError
 
 
@@ -162,15 +216,9 @@ class CloudClient(ConfluenceClient):
                 last_modified=parse_time(version.get("createdAt")),
             )
 
-    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent | None:
-        try:
-            item, _ = self.http.get_json(
-                f"{self.v2}/pages/{page_id}", {"body-format": "storage", "include-labels": "true"}
-            )
-        except ConfluenceHTTPError as exc:
-            if exc.status == 404:
-                return None
-            raise
+    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent:
+        params = {"body-format": "storage", "include-labels": "true"}
+        item = _read(self, page_id, f"{self.v2}/pages/{page_id}", params)
         labels_field = item.get("labels") or {}
         labels = [str(label.get("name")) for label in labels_field.get("results") or []]
         if (labels_field.get("meta") or {}).get("hasMore"):
@@ -187,7 +235,7 @@ class CloudClient(ConfluenceClient):
             else None,
             version=int(version.get("number") or 0),
             last_modified=parse_time(version.get("createdAt")),
-            storage=str(((item.get("body") or {}).get("storage") or {}).get("value") or ""),
+            storage=storage_of(item, page_id),
             labels=tuple(sorted(set(labels))),
             url=(links.get("base") or self.base_url) + links["webui"] if links.get("webui") else None,
         )
@@ -239,15 +287,9 @@ class ServerClient(ConfluenceClient):
                 last_modified=parse_time(version.get("when")),
             )
 
-    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent | None:
-        try:
-            item, _ = self.http.get_json(
-                f"{self.v1}/content/{page_id}", {"expand": "body.storage,version,ancestors,metadata.labels"}
-            )
-        except ConfluenceHTTPError as exc:
-            if exc.status == 404:
-                return None
-            raise
+    def get_page(self, page_id: str, space: SpaceInfo) -> PageContent:
+        params = {"expand": "body.storage,version,ancestors,metadata.labels"}
+        item = _read(self, page_id, f"{self.v1}/content/{page_id}", params)
         labels = ((item.get("metadata") or {}).get("labels") or {}).get("results") or []
         ancestors = item.get("ancestors") or []
         links = item.get("_links") or {}
@@ -259,7 +301,7 @@ class ServerClient(ConfluenceClient):
             parent_id=str(ancestors[-1]["id"]) if ancestors else None,
             version=int(version.get("number") or 0),
             last_modified=parse_time(version.get("when")),
-            storage=str(((item.get("body") or {}).get("storage") or {}).get("value") or ""),
+            storage=storage_of(item, page_id),
             labels=tuple(sorted({str(label.get("name")) for label in labels})),
             url=(links.get("base") or self.base_url) + links["webui"] if links.get("webui") else None,
         )

@@ -38,3 +38,29 @@ class ConfluenceAuthError(ConfluenceHTTPError, PermanentError):
 
 class RetryBudgetExhaustedError(ConfluenceHTTPError):
     """The run's total retry budget is spent: the site is too unhealthy to keep retrying."""
+
+
+class ConfluenceForbiddenError(ConfluenceAuthError):
+    """403: the credentials are valid but may not read this resource (for one page: a restricted page)."""
+
+
+class PageUnreadableError(TenantRagError):
+    """One page of a listing cannot be read; the export records it and goes on (see ``exporter`` for the policy)."""
+
+    def __init__(self, page_id: str, *, status: int | None, reason: str, message: str) -> None:
+        self.page_id = page_id
+        self.status = status
+        self.reason = reason
+        super().__init__(f"page {page_id}: {message}")
+
+
+class PageForbiddenError(PageUnreadableError):
+    """403 on a listed page: the indexing account can no longer see it."""
+
+
+class PageNotFoundError(PageUnreadableError):
+    """404 on a listed page: deleted since the listing, or (when the listing still shows it) hidden."""
+
+
+class PageBodyMissingError(PageUnreadableError):
+    """The page answered without ``body.storage`` (not expanded): writing it would store an empty page."""

@@ -2,8 +2,13 @@
 
 One run = plan (id-only listings, scope, layout, CQL window) -> fetch and convert the pages that need it (a few
 threads, files written as results arrive) -> move pages whose place in the tree changed -> delete what no longer
-exists -> save the manifest. A page that still fails after retries is reported in ``errors`` and keeps its previous
-file; the next run tries it again. A missing space or bad credentials stop the run with a clear error.
+exists -> save the manifest. A listed page that cannot be read (403, 404, a server error that outlasts the
+retries, an answer without a body) is recorded and the run goes on; see :mod:`unreadable` for what happens to
+each. A missing space, bad credentials (401) or a failing listing stop the run with a clear error.
+
+Incremental runs write CQL dates in the indexing user's time zone, read from the site (``timeZone`` of the
+current user); ``export.site_timezone`` is the fallback when the site does not say, and a warning when it
+disagrees.
 """
 
 from __future__ import annotations
@@ -13,21 +18,31 @@ import posixpath
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from tenant_rag.config import ConfluenceExportConfig, CustomerConfig
 from tenant_rag.export import cql
 from tenant_rag.export.client import ConfluenceClient, SpaceMissing, make_client
-from tenant_rag.export.errors import ConfluenceAuthError, ConfluenceHTTPError, ExportError, SpaceNotFoundError
+from tenant_rag.export.errors import (
+    ConfluenceAuthError,
+    ConfluenceHTTPError,
+    ExportError,
+    PageForbiddenError,
+    PageNotFoundError,
+    SpaceNotFoundError,
+)
 from tenant_rag.export.http import RetryPolicy
 from tenant_rag.export.manifest import ExportManifest, ManifestEntry
 from tenant_rag.export.models import ConfluenceCredentials
 from tenant_rag.export.moves import PreparedMoves, apply_tree_changes, clear_case_rename, prepare_moves
 from tenant_rag.export.planning import SpacePlan, choose_fetches, plan_space, title_map
 from tenant_rag.export.storage_markdown import ConversionContext, storage_to_markdown
+from tenant_rag.export.unreadable import Unreadable
 from tenant_rag.export.writer import page_meta, write_page
 
 log = logging.getLogger(__name__)
@@ -61,11 +76,9 @@ def _fetch_and_write(
     links: dict[tuple[str, str], str],
     export_root: Path,
     moves: PreparedMoves,
-) -> tuple[ManifestEntry, bool] | None:
-    """Fetch, convert and write one page (in a worker thread); None when it vanished since the listing."""
+) -> tuple[ManifestEntry, bool]:
+    """Fetch, convert and write one page (in a worker thread); raises ``PageUnreadableError`` and friends."""
     page = client.get_page(page_id, plan.space)
-    if page is None:
-        return None
     rel = plan.paths[page_id]
     here = posixpath.dirname(rel)
 
@@ -99,6 +112,31 @@ def _fetch_and_write(
     return entry, written
 
 
+def _cql_zone(
+    client: ConfluenceClient, export: ConfluenceExportConfig, customer_id: str
+) -> tuple[ZoneInfo | timezone, str, str]:
+    """The zone CQL dates are written in, its name, and where it came from (``site`` or ``config``)."""
+    configured = export.site_timezone
+    reported = client.user_time_zone()
+    if reported is None:
+        log.info("customer %s: the site does not tell the user's time zone; CQL uses %s", customer_id, configured)
+        return cql.site_zone(configured), configured, "config"
+    try:
+        zone = cql.site_zone(reported)
+    except ValueError:
+        log.warning("customer %s: unknown time zone %r from the site; CQL uses %s", customer_id, reported, configured)
+        return cql.site_zone(configured), configured, "config"
+    if "site_timezone" in export.model_fields_set and cql.site_zone(configured) != zone:
+        log.warning(
+            "customer %s: export.site_timezone %r disagrees with the indexing user's time zone %r on the site; "
+            "CQL dates use the site's",
+            customer_id,
+            configured,
+            reported,
+        )
+    return zone, reported, "site"
+
+
 def export_customer(
     config: CustomerConfig,
     customer_dir: Path,
@@ -119,7 +157,8 @@ def export_customer(
     ``base_url`` overrides ``config.export.base_url``; ``progress(done, total)`` is called (from the calling thread)
     after each fetched page; ``retry_policy`` overrides the timeout/retry settings taken from the config.
     Raises ``SpaceNotFoundError``, ``ConfluenceAuthError``, ``ExportError``, or ``ConfluenceHTTPError`` when a listing
-    fails after retries; a single page that fails is reported in ``stats["errors"]`` instead.
+    fails after retries; a page that cannot be read is reported in ``stats["unreadable"]`` (and, unless it answered
+    403 or 404, in ``stats["errors"]``) instead.
     """
     started = time.monotonic()
     export = config.export
@@ -144,23 +183,36 @@ def export_customer(
     client = make_client(
         export.flavor, site, credentials, page_size=export.page_size, policy=_policy(export, retry_policy)
     )
+    extra: dict[str, Any] = {}
     try:
+        zone = cql.site_zone(export.site_timezone)
+        if window is not None:
+            zone, extra["cql_timezone"], extra["cql_timezone_source"] = _cql_zone(client, export, config.customer_id)
         plans = []
         for key in keys:
             try:
                 space = client.get_space(key)
             except SpaceMissing:
                 raise SpaceNotFoundError(config.customer_id, key, site) from None
-            plans.append(plan_space(client, space, export, window))
+            plans.append(plan_space(client, space, export, window, zone))
         if export.ancestor_id and not any(export.ancestor_id in plan.listing for plan in plans):
             raise ExportError(
                 f"customer {config.customer_id!r}: export.ancestor_id {export.ancestor_id!r} is not a page of "
                 f"spaces {keys}"
             )
         choose_fetches(plans, manifest, export_root, full=window is None)
+        if window is not None:
+            extra["pages_outside_window"] = sum(plan.outside_window for plan in plans)
+            if extra["pages_outside_window"]:
+                log.warning(
+                    "customer %s: %d changed page(s) were not in the CQL window; fetched from the listing",
+                    config.customer_id,
+                    extra["pages_outside_window"],
+                )
         stats = _run(client, plans, manifest, export_root, progress, workers)
     finally:
         client.close()
+    stats.update(extra)
     stats.update(
         mode="full" if window is None else "incremental",
         spaces=keys,
@@ -168,7 +220,11 @@ def export_customer(
         retries=client.http.retries,
         duration_s=round(time.monotonic() - started, 3),
     )
-    log.info("customer %s export: %s", config.customer_id, {k: v for k, v in stats.items() if k != "errors"})
+    log.info(
+        "customer %s export: %s",
+        config.customer_id,
+        {k: v for k, v in stats.items() if k not in ("errors", "unreadable")},
+    )
     return stats
 
 
@@ -183,9 +239,9 @@ def _run(
     links = title_map(plans, manifest)
     fresh: dict[str, ManifestEntry] = {}  # page id -> entry for pages fetched and written in this run
     errors: list[dict[str, str]] = []
+    unreadable = Unreadable()
     total = sum(len(plan.fetch) for plan in plans)
     stats: dict[str, Any] = {"pages_listed": sum(len(p.scope) for p in plans), "pages_fetched": 0, "pages_written": 0}
-    gone: set[str] = set()
     if progress:
         progress(0, total)
     moves = prepare_moves(plans, manifest, export_root)
@@ -200,34 +256,36 @@ def _run(
         for done, future in enumerate(as_completed(futures), start=1):
             plan, page_id = futures[future]
             try:
-                outcome = future.result()
-            except ConfluenceAuthError:
+                entry, written = future.result()
+            except ConfluenceAuthError:  # 401: a page's 403 arrives as PageForbiddenError
                 raise
             except Exception as exc:  # one bad page must not stop the export
-                log.warning("page %s in space %s failed: %s", page_id, plan.space.key, exc)
-                errors.append({"page_id": page_id, "space_key": plan.space.key, "error": str(exc)[:500]})
+                if not isinstance(exc, PageForbiddenError | PageNotFoundError):
+                    log.warning("page %s in space %s failed: %s", page_id, plan.space.key, exc)
+                    errors.append({"page_id": page_id, "space_key": plan.space.key, "error": str(exc)[:500]})
+                unreadable.record(plan, page_id, exc)
             else:
-                if outcome is None:
-                    gone.add(page_id)
-                else:
-                    entry, written = outcome
-                    stats["pages_fetched"] += 1
-                    stats["pages_written"] += written
-                    fresh[page_id] = entry
-                    manifest.space(plan.space.key)[page_id] = entry
-                    if time.monotonic() - last_save > MANIFEST_SAVE_SECONDS:
-                        manifest.save()
-                        last_save = time.monotonic()
+                stats["pages_fetched"] += 1
+                stats["pages_written"] += written
+                fresh[page_id] = entry
+                manifest.space(plan.space.key)[page_id] = entry
+                if time.monotonic() - last_save > MANIFEST_SAVE_SECONDS:
+                    manifest.save()
+                    last_save = time.monotonic()
             if progress:
                 progress(done, total)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # stop at once: pages not started yet are not fetched
         raise
     pool.shutdown(wait=True)
-    stats.update(apply_tree_changes(plans, manifest, export_root, fresh, gone, moves))
+    unreadable.confirm_not_found(client)
+    stats.update(apply_tree_changes(plans, manifest, export_root, fresh, unreadable.gone, moves))
+    manifest.unreadable.update(unreadable.by_space(plans))
     manifest.save()
     stats["errors"] = errors[:MAX_ERRORS_REPORTED]
     stats["errors_total"] = len(errors)
+    stats["unreadable"] = [asdict(page) for page in unreadable.in_order()[:MAX_ERRORS_REPORTED]]
+    stats["unreadable_total"] = len(unreadable.pages)
     return stats
 
 

@@ -4,8 +4,9 @@
   errors, timeouts) back off exponentially with full jitter;
 - the retry budget is shared by every request of one client: ``budget_floor + budget_ratio * requests`` retries,
   so a healthy site's occasional failures are absorbed but a broken one fails fast instead of for hours;
-- after repeated 5xx on a request that carries a ``limit`` query parameter the page size is halved, and stays
-  capped for the rest of the run (large pages are what time out on an overloaded site).
+- after repeated 5xx on a request that carries a ``limit`` query parameter the page size is halved (large pages are
+  what time out on an overloaded site); after a few successes at the reduced size it doubles again, up to the
+  largest size that has worked in this run (see :class:`PageSizeCap`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from tenant_rag.export.errors import ConfluenceAuthError, ConfluenceHTTPError, RetryBudgetExhaustedError
+from tenant_rag.export.errors import (
+    ConfluenceAuthError,
+    ConfluenceForbiddenError,
+    ConfluenceHTTPError,
+    RetryBudgetExhaustedError,
+)
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -39,6 +45,7 @@ class RetryPolicy:
     budget_ratio: float = 0.5
     shrink_after_5xx: int = 2
     min_page_size: int = 1
+    grow_after_successes: int = 3
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -61,6 +68,57 @@ def with_limit(url: str, limit: int) -> str:
     parts = urlsplit(url)
     query = [(k, str(limit) if k == "limit" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def sent_limit(url: str, params: dict[str, Any]) -> int | None:
+    """The ``limit`` a request asks for (in ``params`` or already in the URL's query), if any."""
+    value = params.get("limit")
+    if value is None:
+        value = dict(parse_qsl(urlsplit(url).query)).get("limit")
+    return int(value) if value is not None and str(value).isdigit() else None
+
+
+class PageSizeCap:
+    """The run-wide cap on ``limit``: halved after repeated 5xx, doubled again after successes at the cap.
+
+    It grows back only up to the largest size that has succeeded in this run: a size lost to random 5xx comes back
+    after ``grow_after`` successes in a row, while a size that never worked (an overloaded site whose big pages
+    always time out) is not tried again. Not thread-safe by itself: ``HttpClient`` calls it under its lock.
+    """
+
+    def __init__(self, *, min_size: int = 1, grow_after: int = 3) -> None:
+        self.min_size = max(1, min_size)
+        self.grow_after = max(1, grow_after)
+        self.value: int | None = None  # None: no cap
+        self._largest_ok = 0
+        self._streak = 0
+
+    def apply(self, limit: int) -> int:
+        return limit if self.value is None else min(limit, self.value)
+
+    def failed(self, limit: int) -> int | None:
+        """Repeated 5xx at ``limit``: the new cap when it shrank, else None."""
+        self._streak = 0
+        new = max(self.min_size, limit // 2)
+        if self.value is None or new < self.value:
+            self.value = new
+            return new
+        return None
+
+    def succeeded(self, limit: int) -> int | None:
+        """A success at ``limit``: the new cap when it grew, else None."""
+        self._largest_ok = max(self._largest_ok, limit)
+        if self.value is None or limit < self.value:
+            return None  # smaller requests say nothing about the cap
+        self._streak += 1
+        if self._streak < self.grow_after:
+            return None
+        self._streak = 0
+        grown = min(self.value * 2, self._largest_ok)
+        if grown <= self.value:
+            return None
+        self.value = grown
+        return grown
 
 
 class HttpClient:
@@ -88,7 +146,7 @@ class HttpClient:
         self._lock = threading.Lock()
         self.requests = 0
         self.retries = 0
-        self.page_size_cap: int | None = None
+        self.page_size = PageSizeCap(min_size=self.policy.min_page_size, grow_after=self.policy.grow_after_successes)
 
     def close(self) -> None:
         self._client.close()
@@ -113,29 +171,42 @@ class HttpClient:
             return self._random.uniform(ceiling / 2, ceiling)
 
     def _apply_cap(self, url: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        cap = self.page_size_cap
-        if cap is None:
-            return url, params
-        if "limit" in params and int(params["limit"]) > cap:
-            params = {**params, "limit": cap}
-        if "limit=" in urlsplit(url).query:
+        with self._lock:
+            if self.page_size.value is None:
+                return url, params
+            if "limit" in params:
+                capped = self.page_size.apply(int(params["limit"]))
+                if capped != int(params["limit"]):
+                    params = {**params, "limit": capped}
             current = dict(parse_qsl(urlsplit(url).query)).get("limit", "")
-            if current.isdigit() and int(current) > cap:
-                url = with_limit(url, cap)
+            if current.isdigit() and self.page_size.apply(int(current)) != int(current):
+                url = with_limit(url, self.page_size.apply(int(current)))
         return url, params
 
     def _shrink(self, url: str, params: dict[str, Any]) -> None:
-        current = params.get("limit") or dict(parse_qsl(urlsplit(url).query)).get("limit")
-        if current is None:
+        limit = sent_limit(url, params)
+        if limit is None:
             return
-        new = max(self.policy.min_page_size, int(current) // 2)
         with self._lock:
-            if self.page_size_cap is None or new < self.page_size_cap:
-                self.page_size_cap = new
-                log.warning("repeated server errors: page size reduced to %d", new)
+            new = self.page_size.failed(limit)
+        if new is not None:
+            log.warning("repeated server errors: page size reduced to %d", new)
 
-    def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Headers]:
-        """GET ``url`` and decode JSON; retries transient failures; raises ``ConfluenceHTTPError`` otherwise."""
+    def _grow(self, url: str, params: dict[str, Any]) -> None:
+        limit = sent_limit(url, params)
+        if limit is None:
+            return
+        with self._lock:
+            new = self.page_size.succeeded(limit)
+        if new is not None:
+            log.info("requests succeed again: page size raised to %d", new)
+
+    def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
+        """GET ``url`` and decode JSON; retries transient failures; raises ``ConfluenceHTTPError`` otherwise.
+
+        Returns the decoded payload and the response (for its headers and ``links``). 401 raises
+        ``ConfluenceAuthError``, 403 its subclass ``ConfluenceForbiddenError``; neither is retried.
+        """
         params = dict(params or {})
         attempt = 0
         server_errors = 0
@@ -153,12 +224,18 @@ class HttpClient:
                 status = response.status_code
                 if status < 400:
                     try:
-                        return response.json(), response.headers
+                        payload = response.json()
                     except ValueError:
                         problem = "response is not JSON"
+                    else:
+                        self._grow(url, params)
+                        return payload, response
                 else:
                     problem = f"HTTP {status}: {response.text[:200]}"
-                if status in (401, 403):
+                if status == 403:
+                    message = f"{problem} for {response.url}"
+                    raise ConfluenceForbiddenError(message, url=str(response.url), status=status)
+                if status == 401:
                     raise ConfluenceAuthError(f"{problem} for {response.url}", url=str(response.url), status=status)
                 if status >= 400 and status not in RETRYABLE_STATUS:
                     raise ConfluenceHTTPError(f"{problem} for {response.url}", url=str(response.url), status=status)

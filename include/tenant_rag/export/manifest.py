@@ -1,9 +1,11 @@
 """The export manifest, ``<customer>/cache/export_manifest.json``: what the export tree holds, per space.
 
 Page id -> version, path (relative to ``exports/``), last modified, title, parent, breadcrumbs, labels and the
-pages its body links to. Re-runs skip pages whose version did not change; a changed link target or ancestor
-re-renders the pages that depend on it. Written atomically. A missing or unreadable manifest is rebuilt from the
-front matter of the files in the export tree, so losing it never forces a full re-download.
+pages its body links to; plus, per space, the pages the last run could not read (``unreadable``: id, title,
+HTTP status, reason and what was done with the page). Re-runs skip pages whose version did not change; a changed
+link target or ancestor re-renders the pages that depend on it. Written atomically. A missing or unreadable
+manifest is rebuilt from the front matter of the files in the export tree, so losing it never forces a full
+re-download.
 """
 
 from __future__ import annotations
@@ -40,11 +42,37 @@ class ManifestEntry:
         return cls(**known)
 
 
+@dataclass(frozen=True)
+class UnreadablePage:
+    """A listed page the run could not read. ``action``: ``removed`` (403: dropped from the export, so from the
+    index), ``deleted`` (404 and gone from the listing), ``kept`` (the last good version stays; retried next run)."""
+
+    page_id: str
+    space_key: str
+    title: str
+    status: int | None
+    reason: str  # forbidden | deleted | not_found | server_error | no_body
+    action: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UnreadablePage:
+        status = data.get("status")
+        return cls(
+            page_id=str(data["page_id"]),
+            space_key=str(data.get("space_key") or ""),
+            title=str(data.get("title") or ""),
+            status=int(status) if status is not None else None,
+            reason=str(data.get("reason") or ""),
+            action=str(data.get("action") or ""),
+        )
+
+
 @dataclass
 class ExportManifest:
     path: Path
     spaces: dict[str, dict[str, ManifestEntry]] = field(default_factory=dict)
     converter_version: int = CONVERTER_VERSION
+    unreadable: dict[str, list[UnreadablePage]] = field(default_factory=dict)  # space key -> last run's findings
 
     def space(self, key: str) -> dict[str, ManifestEntry]:
         return self.spaces.setdefault(key, {})
@@ -59,6 +87,9 @@ class ExportManifest:
                     key: {page_id: asdict(entry) for page_id, entry in sorted(pages.items())}
                     for key, pages in sorted(self.spaces.items())
                 },
+                "unreadable": {
+                    key: [asdict(page) for page in pages] for key, pages in sorted(self.unreadable.items()) if pages
+                },
             },
         )
 
@@ -72,7 +103,11 @@ class ExportManifest:
                 key: {page_id: ManifestEntry.from_json(entry) for page_id, entry in pages.items()}
                 for key, pages in raw["spaces"].items()
             }
-            return cls(path, spaces, int(raw.get("converter_version", 0)))
+            unreadable = {
+                key: [UnreadablePage.from_json(item) for item in items]
+                for key, items in (raw.get("unreadable") or {}).items()
+            }
+            return cls(path, spaces, int(raw.get("converter_version", 0)), unreadable)
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

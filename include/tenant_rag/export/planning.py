@@ -1,17 +1,23 @@
 """Plan one export run: list each space without bodies, decide its scope, lay out paths, choose what to fetch.
 
-Fetch rules (both modes skip a page whose version the manifest already has, unless its file is missing):
-- full: every page in scope whose version differs from the manifest (or when the converter changed);
-- incremental: pages the CQL ``lastmodified`` window returns, plus pages the export tree lacks altogether (a page
-  restored from the trash keeps its old modification time, so no window would ever find it);
+Fetch rules (both modes skip a page whose version and title the manifest already has, unless its file is missing):
+- both modes: every page in scope whose listed version or title differs from the manifest, and pages the export
+  tree lacks altogether. The id-only listing is the truth: a page edited, renamed or moved outside the CQL
+  ``lastmodified`` window, or restored from the trash with its old modification time, is still fetched;
+- full: also every page when the converter changed;
 - either mode: pages that link to a page whose exported path changed, so their relative links stay right.
+
+The incremental CQL window (dates in the indexing user's time zone) is still queried and logged: pages the listing
+shows changed but the window did not return are counted (``outside_window``), a sign of a wrong time zone or an
+edit older than the window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tenant_rag.config import ConfluenceExportConfig
 from tenant_rag.export import cql
@@ -27,8 +33,10 @@ class SpacePlan:
     listing: dict[str, PageSummary]
     scope: set[str]
     paths: dict[str, str]  # page id -> path relative to exports/ ("ENG/Parent/Child.md"), for every listed page
+    statuses: list[str] = field(default_factory=lambda: ["current"])
     window_ids: set[str] | None = None
     fetch: list[str] = field(default_factory=list)
+    outside_window: int = 0  # fetched because the listing shows a change the CQL window did not return
 
     _titles: dict[str, str] = field(init=False, repr=False)
     _parents: dict[str, str | None] = field(init=False, repr=False)
@@ -60,7 +68,9 @@ def plan_space(
     space: SpaceInfo,
     config: ConfluenceExportConfig,
     window: tuple[datetime, datetime] | None,
+    zone: ZoneInfo | timezone,
 ) -> SpacePlan:
+    """List the space and decide its scope; ``zone`` is the time zone the window's CQL dates are written in."""
     statuses = ["current", "archived"] if config.include_archived else ["current"]
     listing = {page.page_id: page for page in client.list_pages(space, statuses)}
     scope = set(listing)
@@ -72,9 +82,8 @@ def plan_space(
         scope &= set(client.search_ids(cql.combine(cql.space_pages(space.key), labels, extra)))
     nodes = [TreeNode(page.page_id, page.title, page.parent_id) for page in listing.values()]
     paths = {page_id: f"{space.key}/{rel}" for page_id, rel in plan_paths(nodes).items()}
-    plan = SpacePlan(space=space, listing=listing, scope=scope, paths=paths)
+    plan = SpacePlan(space=space, listing=listing, scope=scope, paths=paths, statuses=statuses)
     if window is not None:
-        zone = cql.site_zone(config.site_timezone)
         query = cql.combine(cql.space_pages(space.key), cql.window_clause(window[0], window[1], zone), extra)
         plan.window_ids = set(client.search_ids(query))
     return plan
@@ -95,12 +104,10 @@ def title_map(plans: list[SpacePlan], manifest: ExportManifest) -> dict[tuple[st
     return mapping
 
 
-def _changed(entry: ManifestEntry | None, version: int, full: bool, stale_converter: bool, in_window: bool) -> bool:
+def _changed(entry: ManifestEntry | None, page: PageSummary, full: bool, stale_converter: bool) -> bool:
     if entry is None:
         return True
-    if full:
-        return entry.version != version or stale_converter
-    return in_window and entry.version != version
+    return entry.version != page.version or entry.title != page.title or (full and stale_converter)
 
 
 def _links_moved(entry: ManifestEntry | None, targets: dict[tuple[str, str], str]) -> bool:
@@ -117,12 +124,14 @@ def choose_fetches(plans: list[SpacePlan], manifest: ExportManifest, export_root
     for plan in plans:
         known = manifest.space(plan.space.key)
         fetch = []
+        plan.outside_window = 0
         for page_id in plan.scope:
             page = plan.listing[page_id]
             entry = known.get(page_id)
             missing = entry is None or not (export_root / entry.path).is_file()
-            in_window = page_id in (plan.window_ids or ())
-            changed = _changed(entry, page.version, full, stale_converter, in_window)
+            changed = _changed(entry, page, full, stale_converter)
             if missing or changed or _links_moved(entry, targets):
                 fetch.append(page_id)
+            if entry is not None and changed and plan.window_ids is not None and page_id not in plan.window_ids:
+                plan.outside_window += 1
         plan.fetch = sorted(fetch, key=lambda pid: (len(pid), pid))

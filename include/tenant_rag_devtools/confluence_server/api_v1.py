@@ -1,7 +1,8 @@
 """Confluence REST v1 on the local server (Cloud under ``/wiki/rest/api``, Server/DC under ``/rest/api``).
 
-``content`` (offset pagination), ``content/{id}``, ``content/search`` (CQL; cursor ``next`` links on Cloud, offset
-on Server), ``space/{key}`` and ``user``. Content objects carry what the recorded Cloud responses carry: ``id``,
+``content`` (offset pagination), ``content/{id}``, ``content/search`` (CQL in the user's time zone; cursor ``next``
+links on Cloud, offset on Server), ``space/{key}``, ``user`` and ``user/current`` (Cloud adds ``timeZone``).
+Content objects carry what the recorded Cloud responses carry: ``id``,
 ``type``, ``status``, ``title``, and for each ``expand`` asked for (``space``, ``version``, ``ancestors``,
 ``body.storage``, ``metadata.labels``, ``history``) the expanded object, the rest listed in ``_expandable``.
 """
@@ -56,6 +57,16 @@ def _user(req: Request, account_id: str) -> dict[str, Any]:
         if req.flavor == "cloud"
         else {"userKey": account_id, "username": account_id}
     )
+    return user
+
+
+def _current_user(req: Request) -> dict[str, Any]:
+    """``GET user/current``: the account the credentials belong to; Cloud's ``User`` carries ``timeZone``."""
+    user = _user(req, "557058:indexing-user" if req.flavor == "cloud" else "indexer")
+    user.update(displayName="Indexing User", publicName="Indexing User")
+    user["_links"]["self"] = f"{req.base}{V1}/user/current"
+    if req.flavor == "cloud":
+        user["timeZone"] = req.cql_timezone if req.share_user_timezone else None
     return user
 
 
@@ -194,24 +205,28 @@ def handle(req: Request, path: str) -> Response:
             query = req.one("cql")
             if not query:
                 raise ApiError(400, "cql parameter is required")
-            zone = ZoneInfo(req.site_timezone)
+            zone = ZoneInfo(req.cql_timezone)
             try:
                 predicate = compile_cql(query, site, zone)
             except CqlError as exc:
                 raise ApiError(400, f"Could not parse cql : {query} ({exc})") from exc
-            pages = [p for p in site.pages.values() if p.status == "current" and predicate(p)]
+            pages = [p for p in site.pages.values() if p.status == "current" and not p.restricted and predicate(p)]
             return _offset_list(req, path, _sorted(pages), cursor_links=req.flavor == "cloud")
         if len(parts) == 2 and parts[0] == "content":
             page = site.pages.get(parts[1])
             statuses = set(req.many("status")) or {"current", "archived"}
             if page is None or not ("any" in statuses or page.status in statuses):
                 raise ApiError(404, f"No content found with id : {parts[1]}")
+            if page.restricted:
+                raise ApiError(403, f"Could not view content with id : {parts[1]}: permission denied")
             return Response(200, content_json(req, page, _expand(req)))
         if len(parts) == 2 and parts[0] == "space":
             space = site.spaces.get(parts[1])
             if space is None:
                 raise ApiError(404, f"No space with key : {parts[1]}")
             return Response(200, space_json(req, space))
+        if parts == ["user", "current"]:
+            return Response(200, _current_user(req))
         if parts == ["user"]:
             user_id = req.one("accountId") or req.one("key") or req.one("username") or ""
             if user_id not in site.users:

@@ -165,6 +165,8 @@ def handle(req: Request, path: str) -> Response:
             statuses = set(req.many("status")) or {"current", "archived"}
             if page is None or not _visible(page, statuses):
                 raise ApiError(404, f"page {parts[1]} not found")
+            if page.restricted:
+                raise ApiError(403, f"You do not have permission to view page {parts[1]}")
             if len(parts) == 2:
                 item = page_json(req, page, body_format=req.one("body-format"), single=True)
                 if req.one("include-labels") == "true":

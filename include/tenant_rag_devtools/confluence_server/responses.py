@@ -21,6 +21,12 @@ class Request:
     site: Site
     flavor: str
     site_timezone: str = "UTC"
+    user_timezone: str | None = None  # the indexing user's zone (CQL dates are read in it); None: the site's
+    share_user_timezone: bool = True  # False: ``user/current`` answers ``timeZone: null`` (a privacy setting)
+
+    @property
+    def cql_timezone(self) -> str:
+        return self.user_timezone or self.site_timezone
 
     @property
     def base(self) -> str:

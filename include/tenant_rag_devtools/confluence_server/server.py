@@ -2,7 +2,12 @@
 
 Cloud flavour serves REST v2 under ``/wiki/api/v2`` and v1 under ``/wiki/rest/api`` with basic auth (e-mail + API
 token); Server flavour serves v1 under ``/rest/api`` with a bearer personal access token (basic also accepted when
-configured). Faults are injected per request before routing (see :mod:`faults`).
+configured). Faults are injected per request before routing (see :mod:`faults`); single pages can be made to fail
+for good (``break_page``), be restricted (listed, 403 on read), vanish between the listing and the fetch
+(``delete_on_read``: 404) or answer without their body (``strip_body``).
+
+CQL dates are read in the indexing user's time zone (``user_timezone``, default the site's), which Cloud's
+``user/current`` reports as ``timeZone`` (``null`` with ``share_user_timezone=False``; Server omits it).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class FakeConfluence:
         auth: tuple[str, str] | None = ("user@example.com", "token"),
         bearer: str | None = None,
         site_timezone: str = "UTC",
+        user_timezone: str | None = None,
+        share_user_timezone: bool = True,
         seed: int = 0,
     ) -> None:
         if flavor not in ("cloud", "server"):
@@ -46,12 +53,16 @@ class FakeConfluence:
         self.auth = auth
         self.bearer = bearer
         self.site_timezone = site_timezone
+        self.user_timezone = user_timezone
+        self.share_user_timezone = share_user_timezone
         self.site = Site()
         self.faults = FaultInjector(seed)
         self.request_log: deque[str] = deque(maxlen=20000)
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.broken_pages: dict[str, int] = {}
+        self.delete_on_read_pages: set[str] = set()
+        self.bodiless_pages: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -131,6 +142,20 @@ class FakeConfluence:
 
     def fix_page(self, page_id: str) -> None:
         self.broken_pages.pop(page_id, None)
+        self.bodiless_pages.discard(page_id)
+
+    def restrict_page(self, page_id: str, restricted: bool = True) -> None:
+        """A read restriction the indexing user lacks: still listed, reading it answers 403, CQL leaves it out."""
+        with self.site.lock:
+            self.site.pages[page_id].restricted = restricted
+
+    def delete_on_read(self, page_id: str) -> None:
+        """The page is deleted just before its next read, which answers 404: deleted between listing and fetch."""
+        self.delete_on_read_pages.add(page_id)
+
+    def strip_body(self, page_id: str) -> None:
+        """Reads of the page answer without ``body.storage``, as when the body is not expanded."""
+        self.bodiless_pages.add(page_id)
 
     # -- serving --------------------------------------------------------------------------------------------------
     @property
@@ -199,10 +224,28 @@ class FakeConfluence:
         if not self.authorized(auth_header):
             return error(401, "Unauthorized: missing or invalid credentials")
         segments = path.split("/")
+        single = "pages" in segments or "content" in segments
         for page_id, status in self.broken_pages.items():
-            if page_id in segments and ("pages" in segments or "content" in segments):
+            if page_id in segments and single:
                 return error(status, f"page {page_id} is broken on purpose")
-        request = Request(path, query, origin, self.context, self.site, self.flavor, self.site_timezone)
+        for page_id in list(self.delete_on_read_pages):
+            if page_id in segments and single:
+                self.delete_on_read_pages.discard(page_id)
+                self.delete_page(page_id)
+        if any(page_id in segments and single for page_id in self.bodiless_pages):
+            expand = [",".join(e for e in v.split(",") if e != "body.storage") for v in query.get("expand", [])]
+            query = {**{k: v for k, v in query.items() if k != "body-format"}, "expand": expand}
+        request = Request(
+            path,
+            query,
+            origin,
+            self.context,
+            self.site,
+            self.flavor,
+            self.site_timezone,
+            self.user_timezone,
+            self.share_user_timezone,
+        )
         try:
             if is_v2:
                 return api_v2.handle(request, path[len(self.context + api_v2.V2) :])

@@ -40,6 +40,7 @@ class Page:
     version: int = 1
     position: int = 0
     author_id: str = "557058:0f1d2c3b-demo-author"
+    restricted: bool = False  # listed, but reading it answers 403 and CQL search leaves it out
 
 
 @dataclass

@@ -23,6 +23,8 @@ STATS_KEYS = {
     "pages_moved",
     "errors",
     "errors_total",
+    "unreadable",
+    "unreadable_total",
     "http_requests",
     "retries",
     "duration_s",

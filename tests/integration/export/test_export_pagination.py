@@ -1,4 +1,4 @@
-"""Pagination across many pages: Cloud cursors (v2 listing) and Server offsets (v1), plus page-size shrinking."""
+"""Pagination across many pages: Cloud cursors (v2 listing), Server offsets (v1), page-size shrinking and regrowth."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.documents import iter_page_files
 from tenant_rag.export import export_customer
 from tenant_rag_devtools.confluence_server import FakeConfluence
-from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS
+from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS
 
 
 def _many(fake: FakeConfluence, count: int) -> list[str]:
@@ -70,3 +70,29 @@ def test_repeated_server_errors_shrink_the_page_size(
     assert limits[0] == 50 and limits[-1] <= 10
     assert limits == sorted(limits, reverse=True)  # once reduced, it stays reduced
     assert fake.faults.injected["limit"] >= 2
+
+
+def test_random_server_errors_do_not_keep_the_page_size_down(
+    config_for: Callable[..., CustomerConfig], tmp_path: Path
+) -> None:
+    """Random 5xx once shrank the listing page for the rest of the run (10 -> 1: 17 listing requests became 197)."""
+    counts: dict[str, int] = {}
+    limits: list[int] = []
+    for rate in (0.0, 0.3):
+        fake = FakeConfluence(auth=CLOUD_AUTH, seed=2)
+        _many(fake, 170)
+        with fake.serve() as url:
+            fake.set_faults(rate=rate, kinds=["500"])
+            stats = export_customer(
+                config_for(url, ["BIG"], page_size=10),
+                tmp_path / str(rate),
+                credentials=CLOUD_CREDENTIALS,
+                retry_policy=FAST,
+            )
+        assert stats["pages_written"] == 170 and stats["errors"] == []
+        limits = [int(q["limit"][0]) for q in _listing_requests(fake, "/spaces/") if "status" in q or "cursor" in q]
+        counts[str(rate)] = len(limits)
+    assert counts["0.0"] == 17
+    first_drop = next(i for i, limit in enumerate(limits) if limit < 10)  # StopIteration: never reduced
+    assert 10 in limits[first_drop:]  # reduced, and it came back
+    assert counts["0.3"] < 2 * counts["0.0"]  # every attempt counted, failed ones too

@@ -156,3 +156,50 @@ def test_fault_injection_is_seeded_and_switchable() -> None:
     assert response.status_code == 429 and response.headers["Retry-After"] == "3"
     with pytest.raises(ValueError, match="unknown fault kinds"):
         fake.set_faults(rate=0.1, kinds=["explode"])
+
+
+@pytest.mark.shared
+def test_current_user_matches_the_v1_user_schema_and_carries_the_time_zone(shared_dir: Path) -> None:
+    spec = _spec(shared_dir, "openapi_v1/confluence-cloud-rest-v1.openapi.json")
+    validator = _validator(spec, _response_schema(spec, "/wiki/rest/api/user/current"))
+    cloud = FakeConfluence(auth=CLOUD_AUTH, site_timezone="UTC", user_timezone="Europe/Berlin")
+    hidden = FakeConfluence(auth=CLOUD_AUTH, site_timezone="Asia/Kolkata", share_user_timezone=False)
+    server = FakeConfluence(flavor="server", auth=None, bearer="pat", site_timezone="Europe/Berlin")
+    users = []
+    for fake, auth in ((cloud, CLOUD_AUTH), (hidden, CLOUD_AUTH), (server, None)):
+        headers = {"Authorization": "Bearer pat"} if auth is None else {}
+        with fake.serve() as url:
+            users.append(httpx.get(f"{url}/rest/api/user/current", auth=auth, headers=headers).json())
+    for user in users[:2]:
+        errors = sorted(validator.iter_errors(user), key=str)
+        assert not errors, errors[0]
+    assert users[0]["timeZone"] == "Europe/Berlin" and users[1]["timeZone"] is None
+    assert "timeZone" not in users[2] and users[2]["type"] == "known"  # Server/DC does not say
+
+
+def test_restricted_pages_are_listed_but_answer_403(site: FakeConfluence) -> None:
+    page_id = next(page.page_id for page in site.site.pages_sorted() if page.title == "Child 1")
+    site.restrict_page(page_id)
+    with site.serve() as url, httpx.Client(auth=CLOUD_AUTH) as http:
+        space_id = http.get(f"{url}/api/v2/spaces").json()["results"][0]["id"]
+        listed = [p["id"] for p in http.get(f"{url}/api/v2/spaces/{space_id}/pages").json()["results"]]
+        v2 = http.get(f"{url}/api/v2/pages/{page_id}", params={"body-format": "storage"})
+        v1 = http.get(f"{url}/rest/api/content/{page_id}", params={"expand": "body.storage"})
+        found = http.get(f"{url}/rest/api/content/search", params={"cql": 'space = "ENG"'}).json()["results"]
+    assert page_id in listed and page_id not in [item["id"] for item in found]
+    assert v2.status_code == 403 and v2.json()["errors"][0]["status"] == 403
+    assert v2.json()["errors"][0]["code"] == "FORBIDDEN"
+    assert v1.status_code == 403 and v1.json()["statusCode"] == 403
+    assert v1.json()["data"]["authorized"] is False and v1.json()["reason"] == "Forbidden"
+
+
+def test_pages_deleted_on_read_and_answers_without_a_body(site: FakeConfluence) -> None:
+    gone, bare = [page.page_id for page in site.site.pages_sorted()][1:3]
+    site.delete_on_read(gone)
+    site.strip_body(bare)
+    with site.serve() as url, httpx.Client(auth=CLOUD_AUTH) as http:
+        first = http.get(f"{url}/api/v2/pages/{gone}")
+        v2 = http.get(f"{url}/api/v2/pages/{bare}", params={"body-format": "storage"}).json()
+        v1 = http.get(f"{url}/rest/api/content/{bare}", params={"expand": "body.storage,version"}).json()
+    assert first.status_code == 404 and site.site.pages[gone].status == "trashed"
+    assert v2["body"] == {} and "body" not in v1 and v1["version"]["number"] == 1

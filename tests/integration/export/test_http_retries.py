@@ -9,6 +9,8 @@ from email.utils import format_datetime
 import pytest
 
 from tenant_rag.export import ConfluenceAuthError, ConfluenceHTTPError, RetryBudgetExhaustedError, RetryPolicy
+from tenant_rag.export.client import next_link
+from tenant_rag.export.errors import ConfluenceForbiddenError
 from tenant_rag.export.http import HttpClient, parse_retry_after, with_limit
 from tenant_rag_devtools.confluence_server import FakeConfluence
 from tests.integration.export.conftest import CLOUD_AUTH
@@ -87,3 +89,26 @@ def test_connection_refused_is_retried_then_reported() -> None:
     with _client(sleeps, max_retries=2) as http, pytest.raises(ConfluenceHTTPError, match="ConnectError"):
         http.get_json(f"{url}/api/v2/spaces")
     assert len(sleeps) == 2
+
+
+def test_403_is_a_forbidden_error_without_retries(fake: FakeConfluence) -> None:
+    page_id = fake.add_page("ENG", "Secret", "<p>s</p>")
+    fake.restrict_page(page_id)
+    sleeps: list[float] = []
+    with fake.serve() as url, _client(sleeps) as http, pytest.raises(ConfluenceForbiddenError) as caught:
+        http.get_json(f"{url}/api/v2/pages/{page_id}")
+    assert isinstance(caught.value, ConfluenceAuthError) and caught.value.status == 403
+    assert sleeps == [] and http.requests == 1
+
+
+def test_the_next_link_comes_from_the_body_or_the_link_header(fake: FakeConfluence) -> None:
+    for number in range(3):
+        fake.add_page("ENG", f"Page {number}", "<p>x</p>")
+    with fake.serve() as url, _client([]) as http:
+        space_id = http.get_json(f"{url}/api/v2/spaces")[0]["results"][0]["id"]
+        payload, response = http.get_json(f"{url}/api/v2/spaces/{space_id}/pages", {"limit": 2})
+        _, last = http.get_json(f"{url}/api/v2/spaces/{space_id}/pages", {"limit": 5})
+    body_link = payload["_links"]["next"]
+    assert next_link(payload, response.links) == body_link
+    assert next_link({"_links": {}}, response.links) == body_link  # the Link header alone, parsed by httpx
+    assert next_link({}, last.links) is None and "next" not in last.links
