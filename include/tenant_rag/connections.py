@@ -40,7 +40,14 @@ class ConnectionLike(Protocol):
     def extra_dejson(self) -> dict[str, Any]: ...
 
 
-class ConnectionEnvError(PermanentError, ValueError):
+class ConnectionConfigError(PermanentError, ValueError):
+    """A connection that cannot work as configured: no retry fixes it, editing the connection does.
+
+    The message names the connection and the field to fix, never a secret. The hooks raise their own kinds of it.
+    """
+
+
+class ConnectionEnvError(ConnectionConfigError):
     """An ``AIRFLOW_CONN_*`` variable that is not a connection in JSON or URI form (its value is never shown)."""
 
 

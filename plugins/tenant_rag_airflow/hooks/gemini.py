@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from tenant_rag.errors import PermanentError
+from tenant_rag.connections import ConnectionConfigError
 from tenant_rag_airflow.constants import GEMINI_CONN_ID
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tenant_rag.embedding.factory import GeminiCredentials
 
 
-class MissingApiKeyError(PermanentError, ValueError):
+class MissingApiKeyError(ConnectionConfigError):
     """No key in the Connection nor in the environment: a retry cannot fix this."""
 
 
