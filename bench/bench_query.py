@@ -4,7 +4,7 @@
 
 Phase 1: ``--customers`` stores of ``--chunks`` child chunks each (256-d WordLlama vectors of corpus passages;
 two children per parent), each with its HNSW index, in one database. Customer A is queried ``--queries`` times
-through the real query path (the pool logged in as A's tenant role, one round trip of ``vector_records``): top-10
+through the real query path (the pool logged in as A's tenant role, one round trip of ``vector_parent_records``): top-10
 parents, latency p50/p95, recall@10 against the exact answer, and the number of parents returned (must always be
 10). The floor is a numpy exact scan of the same vectors in memory. Phase 2: the database is copied
 (``CREATE DATABASE ... TEMPLATE``), the other customers grow ``--grow`` times in the copy, and A is measured in
@@ -171,7 +171,7 @@ def measure_side_by_side(urls: dict[str, str], matrix: np.ndarray, queries: np.n
     rotating), with the numpy floor after each query: whatever the machine does meanwhile hits all alike."""
     from tenant_rag.db import ensure_vector_types, tenant_pool
     from tenant_rag.store.schema import store_names
-    from tenant_rag.store.vector_records import vector_parent_records
+    from tenant_rag.store.search import vector_parent_records
 
     names = store_names(_config(0))
     labels = list(urls)
@@ -379,8 +379,8 @@ def report(figures: dict[str, Any], *, quick: bool) -> dict[str, Any]:
         f"{drift}x between the two (the machine itself)",
         "latency is the vector query path minus embedding: checkout from A's tenant-role pool, then one round "
         "trip setting the role and scan settings and running HNSW search, grouping to parents and the parents' "
-        "rows in one statement (tenant_rag.store.vector_records); measured after VACUUM ANALYZE and CHECKPOINT with no "
-        "autovacuum running (steady state); the bare SELECT row is the SQL alone",
+        "rows in one statement (tenant_rag.store.search.vector_parent_records); measured after VACUUM ANALYZE and "
+        "CHECKPOINT with no autovacuum running (steady state); the bare SELECT row is the SQL alone",
     ]
     if not figures.get("grown_with_vector_index", True):
         notes.append(

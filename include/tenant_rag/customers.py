@@ -102,14 +102,9 @@ class CustomerManager:
         paths = self.paths(config.customer_id)
         if paths.config.exists() and not exist_ok:
             raise CustomerExistsError(f"customer {config.customer_id!r} already exists at {paths.root}")
-        claims = chosen_collections_on_disk(self.base_dir)
-        if config.rag.collection_name is not None and set(claims.get(config.collection_name, [])) - {
-            config.customer_id
-        }:
-            raise CustomerExistsError(
-                f"customer {config.customer_id!r}: rag.collection_name {config.collection_name!r} is already chosen "
-                f"by customer(s) {sorted(set(claims[config.collection_name]) - {config.customer_id})}"
-            )
+        problem = collection_problem(self.base_dir, config, chosen_collections_on_disk(self.base_dir))
+        if problem is not None:
+            raise CustomerExistsError(f"customer {config.customer_id!r}: rag.collection_name {problem}")
         for sub in SUBDIRS:
             (paths.root / sub).mkdir(parents=True, exist_ok=True)
         atomic_write_text(paths.config, dump_customer_config(config))

@@ -31,8 +31,7 @@ from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
 from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.schema import StoreError, StoreNames, store_names
-from tenant_rag.store.search import Hit, ParentRecord, with_records
-from tenant_rag.store.vector_records import vector_parent_records
+from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
 
 MODES = ("vector", "lexical", "hybrid")
 MAX_QUESTION_CHARS = 4000

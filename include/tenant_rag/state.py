@@ -6,10 +6,8 @@ file. ``update_state`` serialises read-modify-write cycles of concurrent writers
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,9 +16,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tenant_rag.errors import StateError
-from tenant_rag.fsutil import atomic_write_text
+from tenant_rag.fsutil import atomic_write_text, exclusive_lock
 
 STATE_FILE = "state.json"
+STATE_LOCK = ".state.lock"
 MAX_RUN_HISTORY = 20
 
 
@@ -88,22 +87,12 @@ def save_state(customer_dir: Path, state: CustomerState) -> None:
     atomic_write_text(state_path(customer_dir), state.model_dump_json(indent=2) + "\n")
 
 
-@contextmanager
-def _locked(customer_dir: Path) -> Iterator[None]:
-    customer_dir.mkdir(parents=True, exist_ok=True)
-    with open(customer_dir / ".state.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def update_state(
     customer_dir: Path, mutate: Callable[[CustomerState], CustomerState], customer_id: str | None = None
 ) -> CustomerState:
     """Read, change and write the state under a lock; ``mutate`` returns the new state."""
-    with _locked(customer_dir):
+    customer_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(customer_dir / STATE_LOCK):
         new_state = mutate(load_state(customer_dir, customer_id))
         save_state(customer_dir, new_state)
         return new_state

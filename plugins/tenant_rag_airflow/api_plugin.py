@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.plugins_manager import AirflowPlugin
 
 from tenant_rag.logmask import install_access_log_masking, mask_scope_query
+from tenant_rag_airflow.constants import DB_CONN_ID
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 URL_PREFIX = "/tenant-rag"
-DB_CONN_ID = "tenant_rag_db"
 
 
 def _database_url() -> str:
@@ -36,7 +36,8 @@ def _database_url() -> str:
     Never an embedded database: serving an empty index from a private server would hide the missing Connection.
     Raises ``DatabaseNotConfiguredError`` (the app answers 503 with its message and logs it once).
     """
-    from tenant_rag.dsn import DATABASE_URL_ENV, conn_env_var, connection_fields_to_url, resolve_database_url
+    from tenant_rag.connections import conn_env_var
+    from tenant_rag.dsn import DATABASE_URL_ENV, database_url, resolve_database_url
     from tenant_rag.errors import DatabaseNotConfiguredError
 
     if os.environ.get(conn_env_var(DB_CONN_ID)) or os.environ.get(DATABASE_URL_ENV):
@@ -47,14 +48,7 @@ def _database_url() -> str:
         conn = Connection.get_connection_from_secrets(DB_CONN_ID)
     except Exception as exc:  # AirflowNotFoundException, or a secrets backend / metadata database failure
         raise DatabaseNotConfiguredError(DB_CONN_ID, missing_connection_message(exc)) from exc
-    return connection_fields_to_url(
-        host=conn.host,
-        login=conn.login,
-        password=conn.password,
-        schema=conn.schema,
-        port=conn.port,
-        extra=conn.extra_dejson,
-    )
+    return database_url(conn)
 
 
 def missing_connection_message(cause: BaseException) -> str:

@@ -11,15 +11,12 @@ with its folder. The admin key hash comes from ``TENANT_RAG_ADMIN_KEY_HASH`` or 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,10 +24,11 @@ from typing import Any
 
 from tenant_rag.config import CONFIG_FILE
 from tenant_rag.errors import CustomerNotFoundError, TenantRagError
-from tenant_rag.fsutil import atomic_write_text
+from tenant_rag.fsutil import atomic_write_text, exclusive_lock
 from tenant_rag.naming import validate_customer_id
 
 KEYS_FILE = "api_keys.json"
+KEYS_LOCK = ".api_keys.lock"
 CUSTOMER_PREFIX = "trk"
 ADMIN_PREFIX = "tra"
 MAX_KEY_LENGTH = 200
@@ -108,16 +106,6 @@ class _JsonFileCache:
         return data
 
 
-@contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    with open(folder / ".api_keys.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _write_private(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.chmod(path, 0o600)
@@ -150,7 +138,7 @@ class CustomerKeyStore:
         """Add a key (and with ``revoke_others`` revoke every older one); return its plaintext once."""
         self._require_customer(customer_id)
         key_id, plaintext = new_customer_key()
-        with _locked(self.path(customer_id).parent):
+        with exclusive_lock(self.path(customer_id).parent / KEYS_LOCK):
             data = self._load(customer_id)
             keys = [dict(k) for k in data["keys"]]
             if revoke_others:
@@ -176,7 +164,7 @@ class CustomerKeyStore:
     def revoke(self, customer_id: str, key_id: str | None = None) -> int:
         """Revoke one key (or all with ``key_id=None``); return how many were active and are now revoked."""
         self._require_customer(customer_id)
-        with _locked(self.path(customer_id).parent):
+        with exclusive_lock(self.path(customer_id).parent / KEYS_LOCK):
             data = self._load(customer_id)
             keys = [dict(k) for k in data["keys"]]
             count = 0

@@ -1,4 +1,4 @@
-"""Pluggable text embedders: the offline WordLlama default and Gemini through langchain-google-genai.
+"""Pluggable text embedders: the offline WordLlama default and Gemini through google-genai.
 
 Import ``get_embedder`` from ``tenant_rag.embedding.factory``; this package module stays light (no model or HTTP
 client is imported until an embedder is built).

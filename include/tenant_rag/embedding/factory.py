@@ -1,19 +1,18 @@
 """``get_embedder``: the embedder a customer's ``RAGConfig`` asks for, with the Gemini key and URL resolved.
 
-The Gemini API key comes from the ``api_key`` argument (the Airflow hook passes the Connection's password), else
-from the ``AIRFLOW_CONN_<EMBEDDING_CONN_ID>`` variable (password or ``extra.api_key``; its host, when it is an
-http(s) URL, is the base URL), else from ``GOOGLE_API_KEY`` / ``GEMINI_API_KEY``. ``TENANT_RAG_GEMINI_BASE_URL``
-points every Gemini embedder at another endpoint (a proxy, or the local fake server in tests).
+The Gemini API key and endpoint come from the arguments (the Airflow hook passes what ``gemini_credentials`` found
+in its Connection), else ``gemini_credentials`` of the ``AIRFLOW_CONN_<EMBEDDING_CONN_ID>`` variable: the
+password or ``extra.api_key``, else ``GOOGLE_API_KEY`` / ``GEMINI_API_KEY``; ``extra.base_url`` or an http(s)
+host, else ``TENANT_RAG_GEMINI_BASE_URL`` (a proxy, or the local fake server in tests).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
-from urllib.parse import unquote, urlparse
+from dataclasses import dataclass, field
 
 from tenant_rag.config import GEMINI_MODEL, OFFLINE_MODEL, RAGConfig
+from tenant_rag.connections import ConnectionLike, connection_from_env
 from tenant_rag.embedding.base import Embedder, EmbeddingError
 
 BASE_URL_ENV = "TENANT_RAG_GEMINI_BASE_URL"
@@ -27,44 +26,35 @@ def embedding_model_id(rag: RAGConfig) -> str:
     return f"{rag.embedding_model}@{rag.dimensions}"
 
 
-def _connection_fields(conn_id: str) -> dict[str, Any]:
-    """Password/host/extra of an ``AIRFLOW_CONN_*`` variable (JSON or URI form); empty when it is not set."""
-    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}", "").strip()
-    if not raw:
-        return {}
-    if raw.startswith("{"):
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
-            return {}
-        return data if isinstance(data, dict) else {}
-    parsed = urlparse(raw)
-    extra = {key: value for key, value in (pair.split("=", 1) for pair in parsed.query.split("&") if "=" in pair)}
-    return {
-        "password": unquote(parsed.password) if parsed.password else None,
-        "host": parsed.hostname,
-        "extra": {key: unquote(value) for key, value in extra.items()},
-    }
+@dataclass(frozen=True)
+class GeminiCredentials:
+    """The Gemini API key (never in ``repr``, so never in a log line) and the endpoint, None for Google's own."""
+
+    api_key: str | None = field(repr=False)
+    base_url: str | None
+
+
+def gemini_credentials(conn: ConnectionLike | None) -> GeminiCredentials:
+    """Key and endpoint from the embedding Connection (None when it is not defined), then the environment.
+
+    Key: the password, ``extra.api_key``, then ``GOOGLE_API_KEY`` / ``GEMINI_API_KEY``. Endpoint: ``extra.base_url``,
+    the host when it is an http(s) URL, then ``TENANT_RAG_GEMINI_BASE_URL``.
+    """
+    extra = conn.extra_dejson if conn is not None else {}
+    key = (conn.password if conn is not None else None) or extra.get("api_key")
+    key = key or next((os.environ[name] for name in API_KEY_ENVS if os.environ.get(name)), None)
+    host = (conn.host if conn is not None else None) or ""
+    host_url = host if host.startswith(("http://", "https://")) else None
+    url = extra.get("base_url") or host_url or os.environ.get(BASE_URL_ENV) or None
+    return GeminiCredentials(api_key=str(key) if key else None, base_url=str(url) if url else None)
 
 
 def resolve_gemini_credentials(
     rag: RAGConfig, api_key: str | None, base_url: str | None
 ) -> tuple[str | None, str | None]:
-    """(api key, base URL) from the arguments, the embedding Connection's variable, then the environment."""
-    conn = _connection_fields(rag.embedding_conn_id)
-    raw_extra = conn.get("extra")
-    if isinstance(raw_extra, str):  # Airflow also stores ``extra`` as a JSON string
-        try:
-            raw_extra = json.loads(raw_extra)
-        except json.JSONDecodeError:
-            raw_extra = None
-    extra: dict[str, Any] = raw_extra if isinstance(raw_extra, dict) else {}
-    key = api_key or conn.get("password") or extra.get("api_key")
-    key = key or next((os.environ[name] for name in API_KEY_ENVS if os.environ.get(name)), None)
-    host = conn.get("host") or ""
-    conn_url = host if isinstance(host, str) and host.startswith(("http://", "https://")) else None
-    url = base_url or extra.get("base_url") or conn_url or os.environ.get(BASE_URL_ENV) or None
-    return key, url
+    """(api key, base URL): the arguments, else ``gemini_credentials`` of the embedding Connection's variable."""
+    found = gemini_credentials(connection_from_env(rag.embedding_conn_id))
+    return api_key or found.api_key, base_url or found.base_url
 
 
 def get_embedder(
@@ -86,7 +76,8 @@ def get_embedder(
     if rag.embedding_model == GEMINI_MODEL:
         from tenant_rag.embedding.gemini import GeminiEmbedder
 
-        key, url = resolve_gemini_credentials(rag, api_key, base_url)
+        # a caller with a key (the Airflow hook) has resolved the Connection itself: nothing is looked up again
+        key, url = (api_key, base_url) if api_key else resolve_gemini_credentials(rag, None, base_url)
         return GeminiEmbedder(
             api_key=key,
             dimensions=rag.dimensions,

@@ -1,24 +1,22 @@
-"""Gemini embeddings (``gemini-embedding-001``) through langchain-google-genai, with a timeout and retries.
+"""Gemini embeddings (``gemini-embedding-001``) through google-genai's public client, with a timeout and retries.
 
-``GoogleGenerativeAIEmbeddings`` builds its google-genai client without a timeout or retry policy (its
-``HttpOptions`` carry only base URL, API version and headers). We keep the LangChain class for the request shape
-(model name, key handling, query task types) and swap in a ``google.genai.Client`` whose
-``HttpOptions`` add ``timeout`` (milliseconds) and ``HttpRetryOptions``: exponential backoff with jitter on 408,
-429 and 5xx and on connection errors and timeouts, for ``max_retries`` retries after the first attempt.
+The ``google.genai.Client`` is built with ``HttpOptions`` that add ``timeout`` (milliseconds) and
+``HttpRetryOptions``: exponential backoff with jitter on 408, 429 and 5xx and on connection errors and timeouts,
+for ``max_retries`` retries after the first attempt. The key goes in the ``x-goog-api-key`` header, never in a URL.
 
 Documents are embedded with task type ``RETRIEVAL_DOCUMENT``, queries with ``RETRIEVAL_QUERY``; exactly
-``batch_size`` (<= 100) texts go in one ``batchEmbedContents`` request, sent straight through the client: LangChain's
-own batching guesses tokens as twice the words and punctuation and so splits a batch of 100 ~1,000-character chunks
-into three or four requests. Should the service refuse a batch as too large (HTTP 400 naming tokens or size), it is
-split in half and retried, so the call count stays ceil(n / batch_size) unless the service itself says otherwise.
-Vectors are L2-normalised here because the
-service returns unit vectors only at its full 3,072 dimensions.
+``batch_size`` (<= 100) texts go in one ``batchEmbedContents`` request (LangChain's ``GoogleGenerativeAIEmbeddings``
+is not used: it has no timeout or retry option, and its batching guesses tokens as twice the words and punctuation
+and so splits a batch of 100 ~1,000-character chunks into three or four requests). Should the service refuse a
+batch as too large (HTTP 400 naming tokens or size), it is split in half and retried, so the call count stays
+ceil(n / batch_size) unless the service itself says otherwise. Vectors are L2-normalised here because the service
+returns unit vectors only at its full 3,072 dimensions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +29,9 @@ from tenant_rag.embedding.base import (
     iter_batches,
     normalize_rows,
 )
+
+if TYPE_CHECKING:
+    from google.genai import Client
 
 RETRYABLE_STATUSES = (408, 429, 500, 502, 503, 504)
 MAX_BATCH = 100
@@ -77,10 +78,8 @@ class GeminiEmbedder(CallCounter):
         if timeout_s <= 0 or max_retries < 0:
             raise self._permanent(f"timeout_s must be > 0 and max_retries >= 0 (got {timeout_s}, {max_retries})")
         self.batch_size = batch_size
-        self._embeddings = _build_langchain_embeddings(
-            model=model,
+        self._client = _build_client(
             api_key=api_key,
-            dimensions=dimensions,
             base_url=base_url,
             timeout_s=timeout_s,
             attempts=self.attempts,
@@ -92,37 +91,29 @@ class GeminiEmbedder(CallCounter):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return empty_matrix(self.dimensions)
-        return np.vstack([self._request(list(batch)) for batch in iter_batches(texts, self.batch_size)])
+        return np.vstack([self._request(list(batch), DOCUMENT_TASK) for batch in iter_batches(texts, self.batch_size)])
 
     def embed_query(self, text: str) -> np.ndarray:
-        try:
-            vector = self._embeddings.embed_query(text, task_type=QUERY_TASK, output_dimensionality=self.dimensions)
-        except Exception as exc:
-            raise self._translate(exc) from exc
-        self._count(1)
-        return self._checked([vector], 1)[0]
+        return self._request([text], QUERY_TASK)[0]
 
     def close(self) -> None:
-        client = getattr(self._embeddings, "client", None)
-        if client is not None and hasattr(client, "close"):
-            client.close()
+        self._client.close()
 
     # -- internals -----------------------------------------------------------------------------------------
-    def _request(self, texts: list[str]) -> np.ndarray:
+    def _request(self, texts: list[str], task_type: str) -> np.ndarray:
         """One ``batchEmbedContents`` call for ``texts``; halves the batch when the service says it is too large."""
         from google.genai import errors as genai_errors
         from google.genai import types as genai_types
 
-        config = genai_types.EmbedContentConfig(task_type=DOCUMENT_TASK, output_dimensionality=self.dimensions)
+        config = genai_types.EmbedContentConfig(task_type=task_type, output_dimensionality=self.dimensions)
+        contents = [genai_types.Content(parts=[genai_types.Part(text=text)]) for text in texts]
         try:
-            result = self._embeddings.client.models.embed_content(
-                model=self._embeddings.model, contents=[{"parts": [{"text": text}]} for text in texts], config=config
-            )
+            result = self._client.models.embed_content(model=self.model, contents=contents, config=config)
             vectors = [list(embedding.values or []) for embedding in result.embeddings or []]
         except genai_errors.ClientError as exc:
             if len(texts) > 1 and _too_large(exc):
                 half = len(texts) // 2
-                return np.vstack([self._request(texts[:half]), self._request(texts[half:])])
+                return np.vstack([self._request(texts[:half], task_type), self._request(texts[half:], task_type)])
             raise self._translate(exc) from exc
         except Exception as exc:
             raise self._translate(exc) from exc
@@ -182,26 +173,18 @@ def _too_large(exc: Exception) -> bool:
     )
 
 
-def _build_langchain_embeddings(
+def _build_client(
     *,
-    model: str,
     api_key: str,
-    dimensions: int,
     base_url: str | None,
     timeout_s: float,
     attempts: int,
     initial_delay_s: float,
     max_delay_s: float,
-) -> Any:
-    """``GoogleGenerativeAIEmbeddings`` whose google-genai client has a timeout and a retry policy."""
+) -> Client:
+    """A Gemini Developer API client (not Vertex AI) with a timeout and a retry policy."""
     from google.genai import Client, types
-    from langchain_google_genai import GoogleGenerativeAIEmbeddings
-    from langchain_google_genai._common import get_user_agent
 
-    embeddings = GoogleGenerativeAIEmbeddings(
-        model=model, api_key=api_key, base_url=base_url, vertexai=False, output_dimensionality=dimensions
-    )
-    _, user_agent = get_user_agent("GoogleGenerativeAIEmbeddings")
     retry = types.HttpRetryOptions(
         attempts=attempts,
         initial_delay=initial_delay_s,
@@ -210,11 +193,5 @@ def _build_langchain_embeddings(
         jitter=initial_delay_s,
         http_status_codes=list(RETRYABLE_STATUSES),
     )
-    http_options = types.HttpOptions(
-        base_url=base_url,
-        headers={"user-agent": user_agent},
-        timeout=max(1, round(timeout_s * 1000)),
-        retry_options=retry,
-    )
-    embeddings.client = Client(api_key=api_key, vertexai=False, http_options=http_options)
-    return embeddings
+    http_options = types.HttpOptions(base_url=base_url, timeout=max(1, round(timeout_s * 1000)), retry_options=retry)
+    return Client(api_key=api_key, vertexai=False, http_options=http_options)

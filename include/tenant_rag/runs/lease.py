@@ -18,21 +18,20 @@ contenders exactly one wins.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tenant_rag.fsutil import atomic_write_json
+from tenant_rag.fsutil import atomic_write_json, exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -122,17 +121,11 @@ def read_lease(customer_dir: Path) -> Lease | None:
     )
 
 
-@contextmanager
-def _locked(customer_dir: Path) -> Iterator[None]:
+def _locked(customer_dir: Path) -> AbstractContextManager[None]:
     """The lease's lock; creates ``cache/`` but never the customer folder itself."""
     path = lease_path(customer_dir)
     path.parent.mkdir(exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(path.with_suffix(".lock"))
 
 
 def _write(customer_dir: Path, lease: Lease) -> None:

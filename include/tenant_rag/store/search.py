@@ -1,11 +1,15 @@
 """Vector retrieval inside one generation of one customer's store, and the parents' records.
 
-Every function expects a connection inside a transaction already switched to the customer's tenant role
-(``SET LOCAL ROLE``), so the database itself refuses any other schema. Children are searched and grouped to their
-parents; each function returns distinct parents, best first.
+Children are searched and grouped to their parents; each function returns distinct parents, best first (the
+``k`` parents whose best child is closest, cosine, to the query vector; exactly ``k`` when the store has them).
+One search serves both answers: ``vector_parents`` (the ranking, for hybrid search) and ``vector_parent_records``
+(the ranking with the parents' rows, in the same statement, for the vector query mode).
 
-- vector: HNSW cosine search (``hnsw.iterative_scan = relaxed_order`` under a space filter) and an over-fetch that
-  grows until ``k`` distinct parents are found, then an exact grouped scan if the index still came back short.
+- HNSW cosine search (``hnsw.iterative_scan = relaxed_order`` under a space filter) that over-fetches children (at
+  least ``4 k``, 40) and groups them in SQL; when that yields fewer than ``k`` parents while more children exist,
+  the fetch grows; if it still comes back short (a selective space filter), an exact grouped scan answers.
+- Each attempt is ONE round trip: the scan settings (the ``ef_search`` derived on the server from the store's size)
+  and the search go out together in a pipeline, with the query vector in binary.
 - lexical (``lexical_search``) and hybrid (``hybrid_search``) search live beside this module and return the
   same ``Hit``s.
 """
@@ -21,6 +25,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from tenant_rag.db import set_local_role
 from tenant_rag.store.schema import StoreNames
 
 MAX_EF_SEARCH = 1000
@@ -31,7 +36,7 @@ MIN_EF_SEARCH = 40
 MAX_AUTO_EF_SEARCH = 200
 EF_PER_CHUNKS = 100
 # %(local)s: true inside a transaction (the usual case), false for the session of a tenant's own autocommit
-# connection (``vector_records`` with ``session_role``), where the next query re-sets them anyway.
+# connection (``vector_parent_records`` with ``session_role``), where the next query re-sets them anyway.
 SCAN_SETTINGS_SQL = """
 SELECT set_config('hnsw.iterative_scan', %(iterative)s, %(local)s),
        set_config('hnsw.ef_search', least(%(max_ef)s, greatest(%(fetch)s, %(min_ef)s, (
@@ -87,61 +92,6 @@ class ParentRecord:
     last_modified: datetime | None
 
 
-def _space_filter(space_keys: Sequence[str] | None) -> tuple[sql.Composable, tuple[Any, ...]]:
-    if not space_keys:
-        return sql.SQL(""), ()
-    return sql.SQL(" WHERE space_key = ANY(%s)"), (list(space_keys),)
-
-
-def vector_parents(
-    conn: psycopg.Connection[Any],
-    names: StoreNames,
-    generation: int,
-    query_vector: np.ndarray,
-    k: int,
-    space_keys: Sequence[str] | None = None,
-) -> list[Hit]:
-    """The ``k`` parents whose best child is closest (cosine) to ``query_vector``; exactly k when available.
-
-    Each attempt is ONE round trip: the scan settings (``set_config(..., true)``, local to the transaction; the
-    ``ef_search`` derived on the server from the store's size) and the HNSW query go out together in a pipeline,
-    with the query vector in binary.
-    """
-    chunks = names.gen_table(generation, "chunks")
-    where, params = _space_filter(space_keys)
-    vector = np.asarray(query_vector, dtype=np.float32)
-    fetch = max(4 * k, 40)
-    settings = scan_settings(names, generation, space_keys, local=True)
-    best: dict[str, float] = {}
-    while True:
-        # the row count is a literal so that a prepared statement keeps one generic plan (see vector_records)
-        statement = sql.SQL(
-            "SELECT parent_id, embedding <=> %b AS distance FROM {}{} ORDER BY distance LIMIT {}"
-        ).format(chunks, where, sql.Literal(int(fetch)))
-        with conn.pipeline():
-            conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
-            cursor = conn.execute(statement, (vector, *params))
-        rows = cursor.fetchall()
-        best = {}
-        for parent_id, distance in rows:
-            if parent_id not in best or distance < best[parent_id]:
-                best[parent_id] = float(distance)
-        if len(best) >= k or len(rows) < fetch or fetch >= MAX_VECTOR_FETCH:
-            break
-        fetch = min(fetch * 4, MAX_VECTOR_FETCH)
-    if len(best) < k:  # the approximate scan came back short (e.g. a selective filter): scan exactly
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT parent_id, min(embedding <=> %b) AS distance FROM {}{}"
-                " GROUP BY parent_id ORDER BY distance LIMIT %s"
-            ).format(chunks, where),
-            (vector, *params, k),
-        ).fetchall()
-        best = {parent_id: float(distance) for parent_id, distance in rows}
-    ranked = sorted(best.items(), key=lambda item: (item[1], item[0]))[:k]
-    return [Hit(parent_id, 1.0 - distance, vector_rank=rank) for rank, (parent_id, distance) in enumerate(ranked, 1)]
-
-
 # The columns of a ParentRecord, read from parents ``p`` joined with their page ``d`` (see ``parent_record``).
 PARENT_RECORD_COLUMNS = (
     "p.parent_id, p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path,"
@@ -189,3 +139,140 @@ def with_records(
     """Each hit with its parent's record, in the hits' order (a parent gone since the search is left out)."""
     records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
     return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
+
+
+_SEARCH_SQL = """
+WITH hits AS MATERIALIZED (
+  SELECT parent_id, embedding <=> %(vector)b AS distance FROM {chunks}{where} ORDER BY distance LIMIT {fetch}),
+best AS (
+  SELECT parent_id, min(distance) AS distance FROM hits GROUP BY parent_id ORDER BY distance, parent_id LIMIT {k})
+SELECT b.parent_id, b.distance, (SELECT count(*) FROM hits) AS fetched{records}
+FROM best AS b{join}
+ORDER BY b.distance, b.parent_id
+"""
+# with the records: the parents' columns after (parent_id, distance, fetched), read by ``parent_record(row[3:])``
+_RECORD_COLUMNS = ", " + PARENT_RECORD_COLUMNS
+_RECORD_JOIN = "\nJOIN {parents} AS p ON p.parent_id = b.parent_id\n" + PAGE_OF_PARENT
+_EXACT_SQL = (
+    "SELECT parent_id, min(embedding <=> %(vector)b) AS distance FROM {chunks}{where}"
+    " GROUP BY parent_id ORDER BY distance, parent_id LIMIT {k}"
+)
+# the tenant's own session: its role and the scan settings in one statement (set_config fails unless the session
+# may be that role: never another tenant's, and the pipeline then skips the search)
+_ROLE_AND_SCAN_SETTINGS_SQL = SCAN_SETTINGS_SQL.replace(
+    "SELECT ", "SELECT set_config('role', %(role)s, false),\n       ", 1
+)
+
+
+def vector_parents(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None = None,
+) -> list[Hit]:
+    """The ``k`` best parents, best first; expects a transaction switched to the customer's tenant role."""
+    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session_role=None)
+    return _exact_hits(conn, names, generation, query_vector, k, space_keys) if rows is None else _hits(rows)
+
+
+def vector_parent_records(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None = None,
+    *,
+    session_role: str | None = None,
+) -> list[tuple[Hit, ParentRecord]]:
+    """The ``k`` best parents with their records, best first.
+
+    Without ``session_role`` it expects a transaction already switched to the customer's tenant role. With it, it
+    expects an autocommit connection logged in as that role (the tenant's own pool): the role and the scan
+    settings are then set for the session in the same round trip as the search, with no transaction around it
+    (one statement answers).
+    """
+    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=True, session_role=session_role)
+    if rows is not None:
+        return [(hit, parent_record(row[3:])) for hit, row in zip(_hits(rows), rows, strict=True)]
+    if session_role is None:
+        return with_records(conn, names, generation, _exact_hits(conn, names, generation, query_vector, k, space_keys))
+    with conn.transaction():
+        set_local_role(conn, session_role)
+        return with_records(conn, names, generation, _exact_hits(conn, names, generation, query_vector, k, space_keys))
+
+
+def _hnsw_rows(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None,
+    *,
+    records: bool,
+    session_role: str | None,
+) -> list[tuple[Any, ...]] | None:
+    """Rows ``(parent_id, distance, fetched[, record columns])`` of the ``k`` best parents; None when short of k.
+
+    The row counts are literals, not parameters: with ``LIMIT $n`` the planner's generic plan assumes a tenth of
+    the table and loses to a custom plan, so every query was planned again; with literals the server keeps one
+    generic plan per prepared statement (psycopg prepares a statement after a few executions on a connection),
+    and each fetch size is its own statement.
+    """
+    settings = scan_settings(names, generation, space_keys, local=session_role is None)
+    params = {"vector": np.asarray(query_vector, dtype=np.float32), "spaces": list(space_keys or ())}
+    record_parts = {
+        "records": sql.SQL(_RECORD_COLUMNS if records else ""),
+        "join": sql.SQL(_RECORD_JOIN if records else "").format(
+            parents=names.gen_table(generation, "parents"), documents=names.gen_table(generation, "documents")
+        ),
+    }
+    fetch = max(4 * k, 40)
+    while True:
+        statement = sql.SQL(_SEARCH_SQL).format(
+            chunks=names.gen_table(generation, "chunks"),
+            where=_space_filter(space_keys),
+            fetch=sql.Literal(int(fetch)),
+            k=sql.Literal(int(k)),
+            **record_parts,
+        )
+        with conn.pipeline():
+            if session_role is not None:
+                conn.execute(_ROLE_AND_SCAN_SETTINGS_SQL, {**settings, "fetch": fetch, "role": session_role})
+            else:
+                conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
+            cursor = conn.execute(statement, params)
+        rows = cursor.fetchall()
+        fetched = int(rows[0][2]) if rows else 0
+        if len(rows) >= k:
+            return rows
+        if fetched < fetch or fetch >= MAX_VECTOR_FETCH:
+            return None
+        fetch = min(fetch * 4, MAX_VECTOR_FETCH)
+
+
+def _exact_hits(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    query_vector: np.ndarray,
+    k: int,
+    space_keys: Sequence[str] | None,
+) -> list[Hit]:
+    """The exact grouped scan, for when the approximate one came back short (a small store, a selective filter)."""
+    statement = sql.SQL(_EXACT_SQL).format(
+        chunks=names.gen_table(generation, "chunks"), where=_space_filter(space_keys), k=sql.Literal(int(k))
+    )
+    params = {"vector": np.asarray(query_vector, dtype=np.float32), "spaces": list(space_keys or ())}
+    return _hits(conn.execute(statement, params).fetchall())
+
+
+def _hits(rows: Sequence[Sequence[Any]]) -> list[Hit]:
+    return [Hit(row[0], 1.0 - float(row[1]), vector_rank=rank) for rank, row in enumerate(rows, 1)]
+
+
+def _space_filter(space_keys: Sequence[str] | None) -> sql.Composable:
+    return sql.SQL(" WHERE space_key = ANY(%(spaces)s)") if space_keys else sql.SQL("")

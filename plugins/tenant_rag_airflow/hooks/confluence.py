@@ -7,8 +7,8 @@ otherwise the URL is built from host, port and schema (the path), and a customer
 fallback.
 
 A connection that cannot work as configured (no token, basic auth without a login, an unknown ``extra.auth``)
-raises ``ConfluenceConnectionError``, a ``PermanentError``: the export task fails at once instead of retrying
-with backoff, and the message names the connection and the field to fix (never the secret).
+raises ``ConfluenceConnectionError``, a ``ConnectionConfigError`` (permanent): the export task fails at once
+instead of retrying with backoff, and the message names the connection and the field to fix (never the secret).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from tenant_rag.errors import PermanentError
+from tenant_rag.connections import ConnectionConfigError
 from tenant_rag.urls import public_url
 from tenant_rag_airflow.constants import CONFLUENCE_CONN_ID
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 _AUTH_MODES = ("basic", "bearer")
 
 
-class ConfluenceConnectionError(PermanentError, ValueError):
+class ConfluenceConnectionError(ConnectionConfigError):
     """The Confluence Connection is misconfigured: a retry cannot fix it, editing the Connection can."""
 
 

@@ -1,29 +1,29 @@
 """``GeminiHook``: the embedding API key (and optional endpoint) from an Airflow Connection.
 
-The key is the Connection's password (or ``extra.api_key``); without a Connection, ``GOOGLE_API_KEY`` (or
-``GEMINI_API_KEY``). A host that is an http(s) URL, or ``extra.base_url``, points the client at another endpoint
-(a proxy, or the local fake server in tests).
+The hook reads the Connection; ``tenant_rag.embedding.factory.gemini_credentials`` decides what it means: the key
+is the password (or ``extra.api_key``), else ``GOOGLE_API_KEY`` (or ``GEMINI_API_KEY``); ``extra.base_url`` or a
+host that is an http(s) URL, else ``TENANT_RAG_GEMINI_BASE_URL``, points the client at another endpoint (a proxy,
+or the local fake server in tests).
 """
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-from tenant_rag.errors import PermanentError
+from tenant_rag.connections import ConnectionConfigError
 from tenant_rag_airflow.constants import GEMINI_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    from tenant_rag.embedding.factory import GeminiCredentials
 
 
-class MissingApiKeyError(PermanentError, ValueError):
+class MissingApiKeyError(ConnectionConfigError):
     """No key in the Connection nor in the environment: a retry cannot fix this."""
 
 
@@ -53,31 +53,28 @@ class GeminiHook(BaseHook):
         except AirflowNotFoundException:
             return None
 
+    @cached_property
+    def credentials(self) -> GeminiCredentials:
+        """The key and endpoint (see ``gemini_credentials``: the Connection first, then the environment)."""
+        from tenant_rag.embedding.factory import gemini_credentials
+
+        return gemini_credentials(self.connection)
+
     @property
     def api_key(self) -> str:
-        conn = self.connection
-        if conn is not None:
-            key = conn.password or conn.extra_dejson.get("api_key")
-            if key:
-                return str(key)
-        for name in API_KEY_ENVS:
-            if os.environ.get(name):
-                return os.environ[name]
-        raise MissingApiKeyError(
-            f"no Gemini API key: set the password of Airflow connection {self.gemini_conn_id!r} "
-            f"or the {API_KEY_ENVS[0]} environment variable"
-        )
+        from tenant_rag.embedding.factory import API_KEY_ENVS
+
+        key = self.credentials.api_key
+        if not key:
+            raise MissingApiKeyError(
+                f"no Gemini API key: set the password of Airflow connection {self.gemini_conn_id!r} "
+                f"or the {API_KEY_ENVS[0]} environment variable"
+            )
+        return key
 
     @property
     def base_url(self) -> str | None:
-        conn = self.connection
-        if conn is None:
-            return None
-        explicit = conn.extra_dejson.get("base_url")
-        if explicit:
-            return str(explicit)
-        host = conn.host or ""
-        return host if host.startswith(("http://", "https://")) else None
+        return self.credentials.base_url
 
     def get_conn(self) -> str:
         """The API key (clients are built by ``tenant_rag.embedding.get_embedder``)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-from tenant_rag.dsn import connection_fields_to_url
+from tenant_rag.dsn import database_url
 from tenant_rag_airflow.constants import DB_CONN_ID
 
 
@@ -31,15 +31,7 @@ class TenantRagDbHook(PostgresHook):
 
     def get_database_url(self) -> str:
         """A ``postgresql://`` libpq URL for the Connection (socket directories become ``?host=``)."""
-        conn = self.connection
-        return connection_fields_to_url(
-            host=conn.host,
-            login=conn.login,
-            password=conn.password,
-            schema=self.database or conn.schema,
-            port=conn.port,
-            extra=conn.extra_dejson,
-        )
+        return database_url(self.connection, database=self.database)
 
     def has_pgvector(self) -> bool:
         """Whether the ``vector`` extension is installed in the database (checked through the provider)."""

@@ -1,4 +1,4 @@
-"""The Gemini embedder through langchain-google-genai and google-genai, against a local fake Gemini server.
+"""The Gemini embedder through google-genai, against a local fake Gemini server.
 
 The fake speaks ``batchEmbedContents`` over real HTTP on 127.0.0.1; the client is pointed at it with its base URL.
 """

@@ -20,7 +20,7 @@ from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.roles import RETIRED_GATEWAY_ROLE
 from tenant_rag.store.schema import StoreError, create_store, store_names
-from tenant_rag.store.vector_records import vector_parent_records
+from tenant_rag.store.search import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,

@@ -15,7 +15,7 @@ from tenant_rag.db import set_local_role, tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.lexical_search import lexical_parents
-from tenant_rag.store.vector_records import vector_parent_records
+from tenant_rag.store.search import vector_parent_records
 from tests.integration.rag.rag_core_support import (
     make_config,
     make_customer,

@@ -8,7 +8,7 @@ import pytest
 from tenant_rag.db import admin_connection, ensure_vector_types, tenant_pool
 from tenant_rag.store.generations import Target, activate, register_target, signature_for
 from tenant_rag.store.schema import create_store, store_names
-from tenant_rag.store.vector_records import vector_parent_records
+from tenant_rag.store.search import vector_parent_records
 from tenant_rag.store.writer import ChunkRow, DocumentRow, PageRows, ParentRow, analyze_generation, replace_pages
 from tests.integration.rag.rag_core_support import make_config, rag_pools  # noqa: F401 - fixture
 
