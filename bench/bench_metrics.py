@@ -42,6 +42,7 @@ VARIANTS = ("before", "all", "top", "off")
 
 def write_customers(folder: Path, count: int) -> None:
     from tenant_rag.config import CustomerConfig, dump_customer_config
+    from tenant_rag.runs.record import RunCounts, RunRecord, RunSummary
     from tenant_rag.state import CustomerState, RAGStatus
 
     base = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,12 +64,14 @@ def write_customers(folder: Path, count: int) -> None:
         (customer / "config.yaml").write_text(dump_customer_config(config), encoding="utf-8")
         pages = 100 + index % 900
         runs = [
-            {
-                "run_id": f"scheduled__{(base - timedelta(days=n)).isoformat()}",
-                "outcome": "success",
-                "finished_at": (base - timedelta(days=n)).isoformat(),
-                "stats": {"pages_added": n % 3, "pages_updated": n % 7, "chunks": 3 * pages, "duration_s": 12.5},
-            }
+            RunSummary(
+                run_id=f"scheduled__{(base - timedelta(days=n)).isoformat()}",
+                run_type="scheduled",
+                status="success",
+                finished_at=base - timedelta(days=n),
+                duration_s=12.5,
+                counts=RunCounts(pages_added=n % 3, pages_updated=n % 7, chunks=3 * pages),
+            )
             for n in range(20)
         ]
         state = CustomerState(
@@ -81,7 +84,12 @@ def write_customers(folder: Path, count: int) -> None:
             embedding_model="wordllama-l2-256",
             embedding_dimensions=256,
             is_ready_for_queries=True,
-            last_run_stats={"counts": {"pages_total": pages, "chunks": 3 * pages}, "durations_s": {"export": 1.0}},
+            last_run_stats=RunRecord(
+                run_id=runs[0].run_id,
+                status="success",
+                counts=RunCounts(pages_total=pages, chunks=3 * pages),
+                durations_s={"export": 1.0},
+            ),
             run_history=runs,
         )
         (customer / "state.json").write_text(state.model_dump_json(indent=2), encoding="utf-8")

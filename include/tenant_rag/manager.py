@@ -1,14 +1,16 @@
 """``CustomerRAGManager``: build, update, query, describe and drop one customer's index (``rag_factory`` caches them).
 
-Every build/update records its outcome in the customer's ``state.json`` (building -> ready / failed, counts, model,
-last run stats, last error). A failed run leaves the previous generation live, so the customer stays queryable.
+Every build/update records its ``RunRecord`` in the customer's ``state.json`` (building -> ready / failed, counts,
+model, last run, run history, last error) the way the DAG's ``record_state`` task does. A failed run leaves the
+previous generation live, so the customer stays queryable.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,13 @@ from tenant_rag.db import admin_connection, tenant_password
 from tenant_rag.dsn import resolve_database_url
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.index_cache import cache_path
-from tenant_rag.pipeline import RunOptions, new_run_id, run_update
+from tenant_rag.pipeline import RunOptions, RunStats, new_run_id, run_update
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError, QueryResult
 from tenant_rag.retriever import TenantRetriever
-from tenant_rag.state import CustomerState, RAGStatus, StageProgress, append_run, load_state, update_state
+from tenant_rag.runs.progress import ProgressReporter
+from tenant_rag.runs.record import RunRecord
+from tenant_rag.runs.state_merge import apply_run, build_run_record
+from tenant_rag.state import CustomerState, RAGStatus, load_state, update_state
 from tenant_rag.store.generations import active_of, list_generations
 from tenant_rag.store.reader import generation_counts
 from tenant_rag.store.schema import create_store, drop_store, schema_exists, store_names
@@ -29,45 +34,6 @@ from tenant_rag.store.schema import create_store, drop_store, schema_exists, sto
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 2.0
-
-
-class _Progress:
-    """Logs done/total/rate/ETA per stage and mirrors it into state.json at most every few seconds."""
-
-    def __init__(self, manager: CustomerRAGManager) -> None:
-        self.manager = manager
-        self.stage = ""
-        self.stage_started = 0.0
-        self.last_write = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage != self.stage:
-            self.stage, self.stage_started, self.last_write = stage, now, 0.0
-        elapsed = max(now - self.stage_started, 1e-6)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 and total >= done else None
-        if now - self.last_write < PROGRESS_EVERY_S and done < total:
-            return
-        self.last_write = now
-        log.info(
-            "customer %s: %s %d/%d (%.1f/s, ETA %s s)",
-            self.manager.config.customer_id,
-            stage,
-            done,
-            total,
-            rate,
-            f"{eta:.0f}" if eta is not None else "?",
-        )
-        progress = StageProgress(
-            stage=stage,
-            done=done,
-            total=total,
-            rate_per_s=round(rate, 3),
-            eta_seconds=round(eta, 1) if eta is not None else None,
-            updated_at=datetime.now(UTC),
-        )
-        self.manager._update_state(lambda s: s.model_copy(update={"progress": progress}))
 
 
 class CustomerRAGManager:
@@ -95,23 +61,22 @@ class CustomerRAGManager:
     def query_manager(self) -> CustomerQueryManager:
         return _query_manager(self.database_url)
 
-    def build_index(self, export_path: Path | str, options: RunOptions | None = None) -> dict[str, Any]:
+    def build_index(self, export_path: Path | str, options: RunOptions | None = None) -> RunStats:
         """Process every page of the export (vectors of unchanged texts are still reused)."""
-        base = options or RunOptions()
-        full = RunOptions(True, base.dry_run, base.space_keys, base.force_delete)
-        return self._run(Path(export_path), full)
+        return self._run(Path(export_path), replace(options or RunOptions(), full_refresh=True))
 
-    def update_index(self, export_path: Path | str, options: RunOptions | None = None) -> dict[str, Any]:
+    def update_index(self, export_path: Path | str, options: RunOptions | None = None) -> RunStats:
         """Process only what changed since the last run."""
         return self._run(Path(export_path), options or RunOptions())
 
-    def _update_state(self, mutate: Any) -> CustomerState | None:
+    def _update_state(self, mutate: Callable[[CustomerState], CustomerState]) -> CustomerState | None:
         if not self.customer_dir.is_dir():
             return None
         return update_state(self.customer_dir, mutate, self.config.customer_id)
 
-    def _run(self, export_path: Path, options: RunOptions, run_id: str | None = None) -> dict[str, Any]:
-        run_id = run_id or new_run_id()
+    def _run(self, export_path: Path, options: RunOptions) -> RunStats:
+        run_id = new_run_id()
+        started = datetime.now(UTC)
         if not options.dry_run:
             self._update_state(
                 lambda s: s.model_copy(
@@ -123,24 +88,56 @@ class CustomerRAGManager:
                     }
                 )
             )
+        writes_state = not options.dry_run and self.customer_dir.is_dir()
         try:
-            stats = run_update(
-                self.config,
-                self.customer_dir,
-                export_path,
-                options,
-                database_url=self.database_url,
-                embedder=self.embedder,
-                run_id=run_id,
-                progress=None if options.dry_run else _Progress(self),
-            )
+            with ProgressReporter(
+                stage="detect",
+                unit="pages",
+                log=log,
+                customer_dir=self.customer_dir if writes_state else None,
+                customer_id=self.config.customer_id,
+                interval=PROGRESS_EVERY_S,
+            ) as progress:
+                stats = run_update(
+                    self.config,
+                    self.customer_dir,
+                    export_path,
+                    options,
+                    database_url=self.database_url,
+                    embedder=self.embedder,
+                    run_id=run_id,
+                    progress=progress,
+                )
         except Exception as exc:
             if not options.dry_run:
-                self._record_failure(run_id, exc)
+                error = {"task_id": "run_update", "type": type(exc).__name__, "message": f"{type(exc).__name__}: {exc}"}
+                self._record(self._run_record(run_id, options, started, None, [error]), live=None)
             raise
         if not options.dry_run:
-            self._record_success(run_id, stats)
+            self._record(self._run_record(run_id, options, started, stats, []), live=self._live_summary())
         return stats
+
+    def _run_record(
+        self,
+        run_id: str,
+        options: RunOptions,
+        started: datetime,
+        stats: RunStats | None,
+        errors: list[dict[str, Any]],
+    ) -> RunRecord:
+        return build_run_record(
+            run_id=run_id,
+            run_type="manual",
+            logical_date=None,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            params=options.to_dict(),
+            stages={},
+            merged=stats,
+            task_states={},
+            task_errors=errors,
+            failed=[error["task_id"] for error in errors],
+        )
 
     def _live_summary(self) -> dict[str, Any]:
         with admin_connection(
@@ -151,51 +148,25 @@ class CustomerRAGManager:
             counts = generation_counts(conn, self.names, live.number) if live else {}
         return {"live": live, "counts": counts, "building": [g.number for g in generations if g.status == "building"]}
 
-    def _record_success(self, run_id: str, stats: dict[str, Any]) -> None:
-        summary = self._live_summary()
-        live, counts = summary["live"], summary["counts"]
-        now = datetime.now(UTC)
-
-        def mutate(state: CustomerState) -> CustomerState:
-            return state.model_copy(
-                update={
-                    "status": RAGStatus.READY if live else RAGStatus.FAILED,
-                    "is_ready_for_queries": live is not None,
-                    "total_indexed_documents": counts.get("documents", 0),
-                    "total_indexed_chunks": counts.get("chunks", 0),
-                    "embedding_model": live.signature.model_id if live else None,
-                    "embedding_dimensions": live.signature.dimensions if live else None,
-                    "last_index_time": now,
-                    "last_success_time": now,
-                    "last_error": None if live else "no generation is live",
-                    "last_run_stats": stats,
-                    "progress": None,
-                    "run_history": append_run(state.run_history, _run_entry(run_id, "success", stats)),
-                }
+    def _record(self, record: RunRecord, live: dict[str, Any] | None) -> None:
+        """Fold the run into state.json; ``live`` is what the database holds after a successful run."""
+        generation = live["live"] if live else None
+        rag = self.config.rag
+        self._update_state(
+            lambda state: apply_run(
+                state,
+                record,
+                collection_name=self.config.collection_name,
+                embedding_model=generation.signature.model_id if generation else rag.embedding_model,
+                embedding_dimensions=generation.signature.dimensions if generation else rag.dimensions,
+                index_totals=(
+                    (live["counts"].get("documents", 0), live["counts"].get("chunks", 0))
+                    if live and generation
+                    else None
+                ),
+                finished_at=record.finished_at or datetime.now(UTC),
             )
-
-        self._update_state(mutate)
-
-    def _record_failure(self, run_id: str, exc: Exception) -> None:
-        try:
-            live = self._live_summary()["live"]
-        except Exception:  # the database itself may be what failed
-            live = None
-        message = f"{type(exc).__name__}: {exc}"
-
-        def mutate(state: CustomerState) -> CustomerState:
-            return state.model_copy(
-                update={
-                    "status": RAGStatus.FAILED,
-                    "is_ready_for_queries": live is not None,
-                    "last_index_time": datetime.now(UTC),
-                    "last_error": message,
-                    "progress": None,
-                    "run_history": append_run(state.run_history, _run_entry(run_id, "failed", {"error": message})),
-                }
-            )
-
-        self._update_state(mutate)
+        )
 
     def get_retriever(
         self, top_k: int | None = None, mode: str | None = None, space_keys: list[str] | None = None
@@ -267,25 +238,6 @@ class CustomerRAGManager:
             "schema_dropped": self.names.schema,
             "role_dropped": role_dropped,
         }
-
-
-def _run_entry(run_id: str, outcome: str, stats: dict[str, Any]) -> dict[str, Any]:
-    keep = (
-        "pages_added",
-        "pages_updated",
-        "pages_unchanged",
-        "pages_deleted",
-        "chunks_embedded",
-        "chunks_reused",
-        "duration_s",
-        "error",
-    )
-    return {
-        "run_id": run_id,
-        "outcome": outcome,
-        "finished_at": datetime.now(UTC).isoformat(),
-        **{key: stats[key] for key in keep if key in stats},
-    }
 
 
 _query_managers: dict[str, CustomerQueryManager] = {}

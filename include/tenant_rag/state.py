@@ -11,12 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tenant_rag.errors import StateError
 from tenant_rag.fsutil import atomic_write_text, exclusive_lock
+from tenant_rag.runs.record import RunRecord, RunSummary, upgrade_stored_state
 
 STATE_FILE = "state.json"
 STATE_LOCK = ".state.lock"
@@ -56,9 +56,9 @@ class CustomerState(BaseModel):
     is_ready_for_queries: bool = False
     last_error: str | None = None
     last_run_id: str | None = None
-    last_run_stats: dict[str, Any] = {}
+    last_run_stats: RunRecord | None = None
     progress: StageProgress | None = None
-    run_history: list[dict[str, Any]] = []
+    run_history: list[RunSummary] = []
     updated_at: datetime | None = None
 
 
@@ -67,7 +67,9 @@ def state_path(customer_dir: Path) -> Path:
 
 
 def load_state(customer_dir: Path, customer_id: str | None = None) -> CustomerState:
-    """Read state.json; a customer that never ran gets a fresh ``never_built`` state."""
+    """Read state.json; a customer that never ran gets a fresh ``never_built`` state.
+
+    Run entries written by older versions are converted to the current ``RunRecord``/``RunSummary`` here."""
     path = state_path(customer_dir)
     customer_id = customer_id or customer_dir.name
     try:
@@ -76,8 +78,10 @@ def load_state(customer_dir: Path, customer_id: str | None = None) -> CustomerSt
         return CustomerState(customer_id=customer_id)
     except (OSError, json.JSONDecodeError) as exc:
         raise StateError(f"customer {customer_id!r}: cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise StateError(f"customer {customer_id!r}: {path} is not a valid state: not a JSON object")
     try:
-        return CustomerState.model_validate(raw)
+        return CustomerState.model_validate(upgrade_stored_state(raw))
     except ValidationError as exc:
         raise StateError(f"customer {customer_id!r}: {path} is not a valid state: {exc}") from exc
 
@@ -98,6 +102,6 @@ def update_state(
         return new_state
 
 
-def append_run(history: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
+def append_run(history: list[RunSummary], run: RunSummary) -> list[RunSummary]:
     """The run history with ``run`` appended, newest last, bounded to ``MAX_RUN_HISTORY`` entries."""
     return [*history, run][-MAX_RUN_HISTORY:]

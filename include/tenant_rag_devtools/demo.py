@@ -111,7 +111,7 @@ def _timed(label: str) -> Iterator[None]:
 
 def print_state(manager: CustomerManager, customer_id: str) -> None:
     state = manager.load_state(customer_id)
-    counts = state.last_run_stats.get("counts") or {}
+    counts = state.last_run_stats.counts.model_dump() if state.last_run_stats else {}
     print(
         f"  {customer_id}: status={state.status} ready={state.is_ready_for_queries} "
         f"pages={state.total_indexed_documents} chunks={state.total_indexed_chunks} model={state.embedding_model}"
@@ -227,7 +227,8 @@ def run(fresh: bool = True) -> None:
 
     _say(f"state.json of acme (full file: {customers_dir / 'acme' / 'state.json'})")
     state = json.loads((customers_dir / "acme" / "state.json").read_text())
-    state["last_run_stats"] = {k: state["last_run_stats"].get(k) for k in ("run_id", "status", "counts", "durations_s")}
+    last = state["last_run_stats"] or {}
+    state["last_run_stats"] = {k: last.get(k) for k in ("run_id", "status", "counts", "durations_s")}
     state["run_history"] = f"<{len(state['run_history'])} runs>"
     print(json.dumps(state, indent=2))
     print("\nDemo finished. Customers are in", customers_dir)

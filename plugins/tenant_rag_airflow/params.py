@@ -1,17 +1,17 @@
-"""The trigger form of every customer DAG (Airflow Params) and the validated run request read back from it.
+"""The trigger form of every customer DAG (Airflow Params) and the validated ``RunOptions`` read back from it.
 
 ``full_refresh``, ``space_keys`` (a subset of the customer's configured spaces; empty or null means all),
 ``dry_run`` (report what would change, write nothing) and ``force_delete`` (accept a deletion above the customer's
-``rag.max_delete_ratio``). The form validates types and the space enum; ``run_request`` validates again at run time
+``rag.max_delete_ratio``). The form validates types and the space enum; ``run_options`` validates again at run time
 because a run can also be created with a free-form ``conf`` (CLI, REST, backfill). Airflow merges every ``conf`` key
-into the params, declared or not, so ``run_request`` also refuses keys it does not know (``{"ful_refresh": true}``
+into the params, declared or not, so ``run_options`` also refuses keys it does not know (``{"ful_refresh": true}``
 would otherwise run an ordinary incremental run without a word).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from difflib import get_close_matches
 from typing import Any
 
@@ -19,28 +19,13 @@ from airflow.sdk import Param
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.errors import PermanentError
+from tenant_rag.runs.options import RunOptions
 
 SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 
 
 class InvalidRunRequest(PermanentError, ValueError):
     """Params that no retry can fix (unknown key or space, wrong type)."""
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    full_refresh: bool = False
-    dry_run: bool = False
-    space_keys: tuple[str, ...] = ()
-    force_delete: bool = False
-
-    def to_xcom(self) -> dict[str, Any]:
-        return {
-            "full_refresh": self.full_refresh,
-            "dry_run": self.dry_run,
-            "space_keys": list(self.space_keys),
-            "force_delete": self.force_delete,
-        }
 
 
 def build_params(config: CustomerConfig) -> dict[str, Param]:
@@ -96,8 +81,8 @@ def _flag(params: Mapping[str, Any], name: str) -> bool:
     raise InvalidRunRequest(f"param {name!r} must be true or false, got {value!r}")
 
 
-#: The keys a run's params (trigger form or ``conf``) may hold: the fields of ``RunRequest``.
-ACCEPTED_PARAMS = tuple(field.name for field in fields(RunRequest))
+#: The keys a run's params (trigger form or ``conf``) may hold: the fields of ``RunOptions``.
+ACCEPTED_PARAMS = tuple(field.name for field in fields(RunOptions))
 
 
 def _refuse_unknown_keys(params: Mapping[str, Any], config: CustomerConfig) -> None:
@@ -114,7 +99,7 @@ def _refuse_unknown_keys(params: Mapping[str, Any], config: CustomerConfig) -> N
     )
 
 
-def run_request(params: Mapping[str, Any], config: CustomerConfig, available: list[str] | None = None) -> RunRequest:
+def run_options(params: Mapping[str, Any], config: CustomerConfig, available: list[str] | None = None) -> RunOptions:
     """Validate the run's params: only the accepted keys, spaces of the customer (``available`` for directory
     sources), boolean flags."""
     _refuse_unknown_keys(params, config)
@@ -131,9 +116,9 @@ def run_request(params: Mapping[str, Any], config: CustomerConfig, available: li
                 f"customer {config.customer_id!r}: param space_keys has {', '.join(map(repr, unknown))}, which "
                 f"the customer does not export; choose from {', '.join(allowed) or '(none)'}"
             )
-    return RunRequest(
+    return RunOptions(
         full_refresh=_flag(params, "full_refresh"),
         dry_run=_flag(params, "dry_run"),
-        space_keys=tuple(dict.fromkeys(raw)),
+        space_keys=list(dict.fromkeys(raw)) or None,
         force_delete=_flag(params, "force_delete"),
     )

@@ -1,8 +1,8 @@
-"""The Airflow layer's pure parts: export windows, batch grouping, run params, state merging, progress, dry-run copy."""
+"""The parts of a DAG run with no Airflow in them: export windows, batch grouping, run params, state merging,
+progress, dry-run copy."""
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,20 +10,16 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.pipeline.stats import DetectStats, EmbedStats, RunStats, merge_stats, sum_embed_stats
+from tenant_rag.runs.dry_run import shadow_customer_dir
+from tenant_rag.runs.progress import ProgressReporter
+from tenant_rag.runs.record import RunCounts, RunRecord, RunSummary
+from tenant_rag.runs.state_merge import apply_run, build_run_record, map_indexes_in
+from tenant_rag.runs.windows import last_export_as_of, plan_export
 from tenant_rag.state import CustomerState, RAGStatus, load_state
-from tenant_rag_airflow.dry_run import shadow_customer_dir
 from tenant_rag_airflow.operators.base import compact, is_permanent
 from tenant_rag_airflow.operators.chunk import group_batches
-from tenant_rag_airflow.params import InvalidRunRequest, run_request
-from tenant_rag_airflow.progress import ProgressReporter
-from tenant_rag_airflow.state_merge import (
-    aggregate_embed,
-    apply_run,
-    build_run_record,
-    index_changed,
-    map_indexes_in,
-)
-from tenant_rag_airflow.windows import last_export_as_of, plan_export
+from tenant_rag_airflow.params import InvalidRunRequest, run_options
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -66,10 +62,13 @@ def test_manual_runs_catch_up_since_the_last_export() -> None:
 
 def test_last_export_as_of_takes_the_latest_successful_run() -> None:
     history = [
-        {"status": "success", "export": {"as_of": (T0 + DAY).isoformat()}},
-        {"status": "success", "export": {"as_of": T0.isoformat()}},  # a backfill of an older interval
-        {"status": "failed", "export": {"as_of": (T0 + 5 * DAY).isoformat()}},
-        {"status": "dry_run", "export": {"as_of": (T0 + 6 * DAY).isoformat()}},
+        RunSummary.model_validate({"run_id": "a", "status": "success", "export": {"as_of": (T0 + DAY).isoformat()}}),
+        # a backfill of an older interval
+        RunSummary.model_validate({"run_id": "b", "status": "success", "export": {"as_of": T0.isoformat()}}),
+        RunSummary.model_validate({"run_id": "c", "status": "failed", "export": {"as_of": (T0 + 5 * DAY).isoformat()}}),
+        RunSummary.model_validate(
+            {"run_id": "d", "status": "dry_run", "export": {"as_of": (T0 + 6 * DAY).isoformat()}}
+        ),
     ]
     assert last_export_as_of(history) == T0 + DAY
     assert last_export_as_of([]) is None
@@ -87,28 +86,28 @@ def _config(**export: object) -> CustomerConfig:
     return CustomerConfig.model_validate({"customer_id": "acme", "display_name": "A", "export": {**base, **export}})
 
 
-def test_run_request_validates_space_keys_and_flags() -> None:
+def test_run_options_validates_space_keys_and_flags() -> None:
     config = _config()
-    assert run_request({"space_keys": ["OPS"], "dry_run": True}, config).space_keys == ("OPS",)
-    assert run_request({"space_keys": None, "full_refresh": "true"}, config).full_refresh is True
+    assert run_options({"space_keys": ["OPS"], "dry_run": True}, config).space_keys == ["OPS"]
+    assert run_options({"space_keys": None, "full_refresh": "true"}, config).full_refresh is True
     with pytest.raises(InvalidRunRequest, match="choose from ENG, OPS"):
-        run_request({"space_keys": ["HR"]}, config)
+        run_options({"space_keys": ["HR"]}, config)
     with pytest.raises(InvalidRunRequest, match="true or false"):
-        run_request({"dry_run": "maybe"}, config)
+        run_options({"dry_run": "maybe"}, config)
     assert is_permanent(InvalidRunRequest("x")) and not is_permanent(ConnectionError("x"))
 
 
-def test_run_request_refuses_unknown_keys_naming_the_accepted_ones() -> None:
+def test_run_options_refuses_unknown_keys_naming_the_accepted_ones() -> None:
     config = _config()
     with pytest.raises(InvalidRunRequest) as excinfo:
-        run_request({"ful_refresh": True, "space_keys": ["ENG"]}, config)
+        run_options({"ful_refresh": True, "space_keys": ["ENG"]}, config)
     message = str(excinfo.value)
     assert "unknown run param 'ful_refresh' (did you mean 'full_refresh'?)" in message
     assert message.endswith("the accepted params are full_refresh, dry_run, space_keys, force_delete")
     assert is_permanent(excinfo.value)
     with pytest.raises(InvalidRunRequest, match=r"unknown run params 'priority', 'zzz';"):
-        run_request({"zzz": 1, "priority": "high", "dry_run": False}, config)
-    assert run_request({"full_refresh": True, "dry_run": False, "space_keys": [], "force_delete": False}, config)
+        run_options({"zzz": 1, "priority": "high", "dry_run": False}, config)
+    assert run_options({"full_refresh": True, "dry_run": False, "space_keys": [], "force_delete": False}, config)
 
 
 def test_only_instances_that_ran_now_and_only_changes_count() -> None:
@@ -124,9 +123,9 @@ def test_only_instances_that_ran_now_and_only_changes_count() -> None:
     assert map_indexes_in(states, "embed", ("success",)) == [0, 10]
     assert map_indexes_in(states, "embed", ("failed",)) == [1]
     assert map_indexes_in({}, "embed", ("success",)) == []
-    assert not index_changed({"pages_written": 0, "pages_deleted": 0, "switched": False, "chunks_embedded": 0})
-    assert index_changed({"pages_written": 2}) and index_changed({"pages_deleted": 1})
-    assert index_changed({"pages_written": 0, "switched": True})
+    assert not RunCounts(pages_written=0, pages_deleted=0, switched=False, chunks_embedded=3).index_changed()
+    assert RunCounts(pages_written=2).index_changed() and RunCounts(pages_deleted=1).index_changed()
+    assert RunCounts(pages_written=0, switched=True).index_changed()
 
 
 def test_compact_bounds_lists_and_strings() -> None:
@@ -135,13 +134,44 @@ def test_compact_bounds_lists_and_strings() -> None:
     assert len(data["note"]) < 2100 and data["when"] == T0.isoformat() and data["path"] == "/a"
 
 
-def _record(status_failed: bool = False) -> dict[str, object]:
+def _embed_task(texts: int, duration_s: float) -> EmbedStats:
+    return {
+        "tasks": 1,
+        "batches": 1,
+        "batches_skipped": 0,
+        "texts": texts,
+        "calls": 1,
+        "tokens_est": 0,
+        "duration_s": duration_s,
+        "wall_s": duration_s,
+    }
+
+
+def _run_stats() -> RunStats:
+    detect: DetectStats = {
+        "new": 0,
+        "changed": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "errors": [],
+        "pages_total": 0,
+        "indexed_total": 0,
+        "deletion_ratio": 0.0,
+        "deletion_blocked": None,
+        "dry_run": False,
+        "generation": 1,
+        "target_status": "active",
+    }
+    return merge_stats("acme", "r1", detect)
+
+
+def _record(status_failed: bool = False) -> RunRecord:
+    merged = _run_stats()
+    merged.update(pages_added=1, chunks_embedded=5)
     stages = {
         "export": {"mode": "incremental", "as_of": T0.isoformat(), "duration_s": 1.0},
         "detect_changes": {"new": 1, "duration_s": 0.5},
-        "embed": aggregate_embed(
-            [{"texts": 3, "calls": 1, "duration_s": 2.0}, {"texts": 2, "calls": 1, "duration_s": 1.0}]
-        ),
+        "embed": dict(sum_embed_stats([_embed_task(3, 2.0), _embed_task(2, 1.0)])),
     }
     return build_run_record(
         run_id="r1",
@@ -151,7 +181,7 @@ def _record(status_failed: bool = False) -> dict[str, object]:
         finished_at=T0 + timedelta(seconds=9),
         params={"dry_run": False},
         stages=stages,
-        merged={"pages_added": 1, "chunks_embedded": 5},
+        merged=merged,
         task_states={"export": "failed" if status_failed else "success", "record_state": "running"},
         task_errors=[{"task_id": "export", "message": "boom"}] if status_failed else [],
         failed=["export"] if status_failed else [],
@@ -161,6 +191,8 @@ def _record(status_failed: bool = False) -> dict[str, object]:
 def test_per_page_errors_and_warnings_land_in_the_run_record() -> None:
     refused = {"file": "ENG/p.md", "page_id": "p", "error": "refused by the database (54000 ProgramLimitExceeded): x"}
     cleaned = {"file": "ENG/q.md", "page_id": "q", "warning": "NUL characters (...) removed from title"}
+    merged = _run_stats()
+    merged.update(errors=[refused], warnings=[cleaned])
     record = build_run_record(
         run_id="r1",
         run_type="scheduled",
@@ -169,21 +201,21 @@ def test_per_page_errors_and_warnings_land_in_the_run_record() -> None:
         finished_at=T0,
         params={},
         stages={},
-        merged={"errors": [refused], "warnings": [cleaned]},
+        merged=merged,
         task_states={},
         task_errors=[],
         failed=[],
     )
-    assert record["status"] == "success"
-    assert record["errors"] == [{"stage": "pages", **refused}]
-    assert record["warnings"] == [{"stage": "pages", **cleaned}]
+    assert record.status == "success"
+    assert record.errors == [{"stage": "pages", **refused}]
+    assert record.warnings == [{"stage": "pages", **cleaned}]
 
 
 def test_apply_run_success_and_failure() -> None:
     record = _record()
-    assert record["stages"]["embed"] == {  # type: ignore[index]
+    assert record.stages["embed"] == {
         "tasks": 2,
-        "batches": 0,
+        "batches": 2,
         "batches_skipped": 0,
         "texts": 5,
         "calls": 2,
@@ -201,8 +233,9 @@ def test_apply_run_success_and_failure() -> None:
         finished_at=T0,
     )
     assert (state.status, state.is_ready_for_queries, state.total_indexed_documents) == (RAGStatus.READY, True, 4)
-    assert state.last_run_stats["counts"] == {"pages_added": 1, "chunks_embedded": 5}
-    assert state.run_history[-1]["export"]["as_of"] == T0.isoformat()
+    assert state.last_run_stats == record
+    assert (record.counts.pages_added, record.counts.chunks_embedded, record.counts.pages_written) == (1, 5, 0)
+    assert state.run_history[-1] == record.summary() and state.run_history[-1].export.as_of == T0
     failed = apply_run(
         state,
         _record(status_failed=True),
@@ -214,7 +247,7 @@ def test_apply_run_success_and_failure() -> None:
     )
     assert failed.status == RAGStatus.FAILED and failed.last_error == "export: boom"
     assert failed.is_ready_for_queries is True and failed.total_indexed_documents == 4
-    assert failed.last_success_time == T0 and [r["status"] for r in failed.run_history] == ["success", "failed"]
+    assert failed.last_success_time == T0 and [r.status for r in failed.run_history] == ["success", "failed"]
 
 
 class _ListLog:
@@ -244,18 +277,24 @@ def test_progress_reports_on_a_steady_clock_and_writes_state(tmp_path: Path) -> 
     assert load_state(tmp_path, "acme").progress.done == 5  # type: ignore[union-attr]
 
 
-def test_progress_of_a_dry_run_only_logs(tmp_path: Path) -> None:
+def test_progress_of_a_dry_run_only_logs() -> None:
+    log = _ListLog()
+    with ProgressReporter(stage="chunk", unit="pages", log=log, customer_dir=None, customer_id="a", interval=60) as p:
+        p(1, 2)
+    assert len(log.lines) == 1 and log.lines[0].startswith("chunk: 1/2 pages")  # the final line, no state
+
+
+def test_progress_with_no_interval_reports_every_call_under_the_stage_it_names(tmp_path: Path) -> None:
+    seen = []
     with ProgressReporter(
-        stage="chunk",
-        unit="pages",
-        log=logging.getLogger("t"),
-        customer_dir=tmp_path,
-        customer_id="a",
-        write_state=False,
-        interval=0.2,
+        stage="detect", unit="items", log=_ListLog(), customer_dir=tmp_path, customer_id="acme", interval=0
     ) as progress:
-        progress(1, 2)
-    assert not (tmp_path / "state.json").exists()
+        for stage, done, total in (("chunk", 1, 2), ("chunk", 2, 2), ("embed", 1, 1), ("upsert", 2, 2)):
+            progress(stage, done, total)
+            snap = load_state(tmp_path, "acme").progress
+            assert snap is not None
+            seen.append((snap.stage, snap.done, snap.total))
+    assert seen == [("chunk", 1, 2), ("chunk", 2, 2), ("embed", 1, 1), ("upsert", 2, 2)]
 
 
 def test_shadow_copy_shares_data_but_not_writes(tmp_path: Path) -> None:

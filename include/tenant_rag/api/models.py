@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tenant_rag.api.settings import MAX_QUESTION_CHARS, MAX_TOP_K
+from tenant_rag.runs.record import RunRecord, RunSummary
 
 SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -98,9 +99,9 @@ class StatusResponse(BaseModel):
     total_indexed_chunks: int
     last_error: str | None
     last_run_id: str | None
-    last_run_stats: dict[str, Any]
+    last_run_stats: RunRecord | None
     progress: dict[str, Any] | None
-    run_history: list[dict[str, Any]]
+    run_history: list[RunSummary]
     index: IndexSize
 
 

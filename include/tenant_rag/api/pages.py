@@ -13,6 +13,7 @@ from typing import Any
 
 from tenant_rag.api.charts import bar_chart, line_chart
 from tenant_rag.api.models import CustomerSummary, StatusResponse
+from tenant_rag.runs.record import RunSummary
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2933;background:#f5f7fa}
@@ -42,16 +43,6 @@ def _when(value: datetime | str | None) -> str:
     if isinstance(value, str):
         return value
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _parse_when(value: Any) -> datetime | str | None:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return value if isinstance(value, datetime) else None
 
 
 def _bytes(value: int | None) -> str:
@@ -84,27 +75,27 @@ def _page(title: str, heading: str, body: str) -> str:
     )
 
 
-def _run_stats_text(run: dict[str, Any]) -> str:
-    nested = run.get("stats")
-    stats: dict[str, Any] = nested if isinstance(nested, dict) else run
-    items = []
-    for key, value in stats.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            items.append(f"{key}={value:,.2f}" if isinstance(value, float) else f"{key}={value:,}")
+def _run_stats_text(run: RunSummary) -> str:
+    """The run's non-zero counts and its duration."""
+    items = [
+        f"{key}={value:,}"
+        for key, value in run.counts.model_dump().items()
+        if isinstance(value, int) and not isinstance(value, bool) and value and key != "generation"
+    ]
+    if run.duration_s is not None:
+        items.append(f"duration_s={run.duration_s:,.2f}")
     return ", ".join(items[:14]) or "—"
 
 
-def _runs_table(runs: Sequence[dict[str, Any]]) -> str:
+def _runs_table(runs: Sequence[RunSummary]) -> str:
     if not runs:
         return '<p class="muted">no runs recorded yet</p>'
     rows = []
     for run in reversed(runs):
-        status = str(run.get("outcome") or run.get("status") or run.get("state") or "—")
-        finished = run.get("finished_at") or run.get("end_date")
         rows.append(
-            f'<tr data-run-id="{escape(str(run.get("run_id", "")))}"><td>{escape(str(run.get("run_id", "—")))}</td>'
-            f'<td><span class="badge s-{escape(status)}">{escape(status)}</span></td>'
-            f"<td>{escape(_when(_parse_when(finished)))}</td><td>{escape(_run_stats_text(run))}</td></tr>"
+            f'<tr data-run-id="{escape(run.run_id)}"><td>{escape(run.run_id)}</td>'
+            f'<td><span class="badge s-{escape(run.status)}">{escape(run.status)}</span></td>'
+            f"<td>{escape(_when(run.finished_at))}</td><td>{escape(_run_stats_text(run))}</td></tr>"
         )
     return (
         '<table id="runs"><thead><tr><th>run</th><th>status</th><th>finished</th><th>stats</th></tr></thead>'

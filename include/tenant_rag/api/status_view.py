@@ -12,6 +12,7 @@ from tenant_rag.api.models import CustomerSummary, StatusResponse
 from tenant_rag.api.services import Services
 from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 from tenant_rag.naming import dag_id_for
+from tenant_rag.runs.record import RunSummary
 from tenant_rag.state import CustomerState
 
 RUN_HISTORY_SHOWN = 20
@@ -36,7 +37,7 @@ def build_status(services: Services, entry: CustomerEntry, *, fresh: bool = Fals
         last_run_id=state.last_run_id,
         last_run_stats=state.last_run_stats,
         progress=state.progress.model_dump(mode="json") if state.progress else None,
-        run_history=list(state.run_history[-RUN_HISTORY_SHOWN:]),
+        run_history=state.run_history[-RUN_HISTORY_SHOWN:],
         index=services.index_size(entry, state, fresh=fresh),
     )
 
@@ -56,14 +57,11 @@ def summary(services: Services, entry: CustomerEntry) -> CustomerSummary:
 
 
 def run_stats(state: CustomerState, run_id: str) -> dict[str, Any] | None:
-    """The recorded stats of ``run_id`` (from the last run or the run history), if the run was recorded."""
-    if state.last_run_id == run_id and state.last_run_stats:
-        return state.last_run_stats
-    for run in reversed(state.run_history):
-        if run.get("run_id") == run_id:
-            stats = run.get("stats")
-            return stats if isinstance(stats, dict) else run
-    return None
+    """The record of ``run_id`` (the whole one of the last run, else its run history entry), if it was recorded."""
+    last = state.last_run_stats
+    run: RunSummary | None = last if last is not None and last.run_id == run_id else None
+    run = run or next((entry for entry in reversed(state.run_history) if entry.run_id == run_id), None)
+    return run.model_dump(mode="json") if run is not None else None
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -80,32 +78,18 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _run_time(run: dict[str, Any]) -> datetime | None:
-    return _parse_time(run.get("finished_at") or run.get("end_date") or run.get("started_at"))
-
-
 def pages_series(state: CustomerState) -> list[tuple[datetime, float]]:
-    """(time, pages in the index) after each recorded run, oldest first.
-
-    A run entry that carries the total (``total_indexed_documents``/``documents``) is used as is; otherwise the
-    totals are rebuilt backwards from the current count with each successful run's pages added and deleted.
-    """
-    runs = [run for run in state.run_history if _run_time(run) is not None]
+    """(time, pages in the index) after each recorded run, oldest first: the totals are rebuilt backwards from the
+    current count with each successful run's pages added and deleted."""
     points: list[tuple[datetime, float]] = []
     total = state.total_indexed_documents
-    for run in reversed(runs):
-        recorded = _int(run.get("total_indexed_documents", run.get("documents")))
-        if recorded is not None:
-            total = recorded
-        when = _run_time(run)
-        assert when is not None
+    for run in reversed(state.run_history):
+        if run.finished_at is None:
+            continue
+        when = run.finished_at if run.finished_at.tzinfo else run.finished_at.replace(tzinfo=UTC)
         points.append((when, float(max(total, 0))))
-        if (run.get("outcome") or run.get("status")) in ("success", "ready") and not run.get("dry_run"):
-            total = total - (_int(run.get("pages_added")) or 0) + (_int(run.get("pages_deleted")) or 0)
+        if run.status == "success":
+            total = total - run.counts.pages_added + run.counts.pages_deleted
     if not points and state.last_success_time is not None:
         points.append((state.last_success_time, float(state.total_indexed_documents)))
     return sorted(points)

@@ -27,6 +27,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection
 from tenant_rag.documents import ExportedPage, PageFormatError, read_page
 from tenant_rag.pipeline.staging import ProgressCallback, Staging
+from tenant_rag.pipeline.stats import ChunkStats
 from tenant_rag.store.generations import Target
 from tenant_rag.store.reader import stored_vectors
 from tenant_rag.store.registry import check_claimable
@@ -86,7 +87,7 @@ def _cleaned_warning(page: ExportedPage) -> str:
     )
 
 
-def _empty(dry_run: bool) -> dict[str, Any]:
+def _empty(dry_run: bool) -> ChunkStats:
     return {
         "pages": 0,
         "parents": 0,
@@ -172,7 +173,7 @@ def chunk_changes(
     *,
     database_url: str,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> ChunkStats:
     started = time.perf_counter()
     changes = staging.read_json(staging.changes)
     if changes["options"].get("dry_run"):
@@ -227,8 +228,11 @@ def chunk_changes(
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, staging.chunks)
-    stats = {
-        **counts,
+    stats: ChunkStats = {
+        "pages": counts["pages"],
+        "parents": counts["parents"],
+        "children": counts["children"],
+        "reused": counts["reused"],
         "to_embed": planner.to_embed,
         "embed_batches": planner.batches,
         "tokens_est": int(planner.chars_to_embed * TOKENS_PER_CHAR),

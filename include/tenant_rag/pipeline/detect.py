@@ -9,7 +9,9 @@ from typing import Any
 from tenant_rag.changes import ChangePlan, check_deletions, deleted_pages, plan_changes, scan_export
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection
-from tenant_rag.pipeline.staging import RunOptions, Staging
+from tenant_rag.pipeline.staging import Staging
+from tenant_rag.pipeline.stats import DetectStats
+from tenant_rag.runs.options import RunOptions
 from tenant_rag.store.generations import active_of, choose_target, list_generations, signature_for
 from tenant_rag.store.reader import indexed_pages
 from tenant_rag.store.registry import check_claimable
@@ -39,7 +41,7 @@ def detect_changes(
     options: RunOptions,
     *,
     database_url: str,
-) -> dict[str, Any]:
+) -> DetectStats:
     """Classify the export's pages; raise ``DeletionLimitExceeded`` (not in a dry run) when too many would go."""
     started = time.perf_counter()
     names = store_names(config)
@@ -106,8 +108,8 @@ def upsert_plan(changes: dict[str, Any]) -> dict[str, Any]:
     return small
 
 
-def summary(plan: ChangePlan, options: RunOptions, generation: int, status: str, blocked: str | None) -> dict[str, Any]:
-    stats: dict[str, Any] = {
+def summary(plan: ChangePlan, options: RunOptions, generation: int, status: str, blocked: str | None) -> DetectStats:
+    stats: DetectStats = {
         "new": len(plan.new),
         "changed": len(plan.changed),
         "unchanged": len(plan.unchanged),

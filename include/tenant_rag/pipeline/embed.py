@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.pipeline.staging import Staging
+from tenant_rag.pipeline.stats import EmbedBatchStats
 from tenant_rag.store.generations import Target
 
 TOKENS_PER_CHAR = 0.25
@@ -28,7 +28,7 @@ def check_embedder(config: CustomerConfig, target: Target, embedder: Embedder) -
         )
 
 
-def embed_batch(config: CustomerConfig, staging: Staging, batch_index: int, embedder: Embedder) -> dict[str, Any]:
+def embed_batch(config: CustomerConfig, staging: Staging, batch_index: int, embedder: Embedder) -> EmbedBatchStats:
     """Embed ``embed/texts_<batch_index>.json`` into ``embed/vectors_<batch_index>.npy``.
 
     A batch whose vectors file already exists (a retried task) is not embedded again.

@@ -1,4 +1,4 @@
-"""Run options and the run-scoped staging folder through which the pipeline's stages hand over their work.
+"""The run-scoped staging folder through which the pipeline's stages hand over their work.
 
 Layout: ``changes.json`` + ``target.json`` + ``upsert_plan.json`` (detect), ``chunks.jsonl`` (each child with
 the location of its vector) + ``reused/part_N.npy`` + ``embed/texts_N.json`` (chunk), ``embed/vectors_N.npy``
@@ -14,7 +14,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,28 +25,6 @@ from tenant_rag.fsutil import atomic_write_bytes, atomic_write_json
 
 STAGING_ENV = "TENANT_RAG_STAGING_DIR"
 ProgressCallback = Callable[[str, int, int], None]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    full_refresh: bool = False
-    dry_run: bool = False
-    space_keys: list[str] | None = None
-    force_delete: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> RunOptions:
-        data = data or {}
-        spaces = data.get("space_keys")
-        return cls(
-            full_refresh=bool(data.get("full_refresh", False)),
-            dry_run=bool(data.get("dry_run", False)),
-            space_keys=list(spaces) if spaces is not None else None,
-            force_delete=bool(data.get("force_delete", False)),
-        )
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,9 @@ from tenant_rag.changes import ChangePlan, kept_paths
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.index_cache import write_index_cache
-from tenant_rag.pipeline.staging import ProgressCallback, RunOptions, Staging
+from tenant_rag.pipeline.staging import ProgressCallback, Staging
+from tenant_rag.pipeline.stats import UpsertStats
+from tenant_rag.runs.options import RunOptions
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
 from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
 from tenant_rag.store.reader import iter_indexed_pages
@@ -132,7 +134,7 @@ def upsert_changes(
     progress: ProgressCallback | None = None,
     pages_per_transaction: int = PAGES_PER_TRANSACTION,
     writers: int | None = None,
-) -> dict[str, Any]:
+) -> UpsertStats:
     """Write the staged pages (``writers`` connections at once, default ``TENANT_RAG_UPSERT_WRITERS``), apply the
     deletions, analyse, and activate a generation this run built."""
     started = time.perf_counter()

@@ -11,6 +11,7 @@ exception otherwise so ``retries`` with exponential backoff apply.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -25,9 +26,15 @@ from tenant_rag.config import CONFIG_FILE, CustomerConfig, load_customer_config
 from tenant_rag.errors import PermanentError
 from tenant_rag.paths import customer_folder
 from tenant_rag.runs.lease import keep_alive
-from tenant_rag_airflow.constants import ERROR_XCOM_KEY, STATS_XCOM_KEY
-from tenant_rag_airflow.params import RunRequest, run_request
-from tenant_rag_airflow.progress import ProgressReporter
+from tenant_rag.runs.options import RunOptions
+from tenant_rag.runs.progress import ProgressReporter
+from tenant_rag_airflow.constants import (
+    DEFAULT_PROGRESS_INTERVAL_SECONDS,
+    ERROR_XCOM_KEY,
+    PROGRESS_INTERVAL_ENV,
+    STATS_XCOM_KEY,
+)
+from tenant_rag_airflow.params import run_options
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,6 +43,14 @@ if TYPE_CHECKING:
 
 MAX_LIST_ITEMS = 20
 MAX_TEXT = 2000
+
+
+def progress_interval() -> float:
+    """Seconds between two progress lines of a stage (``TENANT_RAG_PROGRESS_SECONDS``, default 30)."""
+    try:
+        return max(0.2, float(os.environ.get(PROGRESS_INTERVAL_ENV, DEFAULT_PROGRESS_INTERVAL_SECONDS)))
+    except ValueError:
+        return DEFAULT_PROGRESS_INTERVAL_SECONDS
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -119,29 +134,21 @@ class TenantRagStageOperator(BaseOperator):
     def database_url(self) -> str:
         return self.db_hook.get_database_url()
 
-    def run_request(self, context: Context, available: list[str] | None = None) -> RunRequest:
-        return run_request(context["params"], self.config, available)
-
-    def run_options(self, request: RunRequest) -> Any:
-        from tenant_rag.pipeline import RunOptions
-
-        return RunOptions(
-            full_refresh=request.full_refresh,
-            dry_run=request.dry_run,
-            space_keys=list(request.space_keys) or None,
-            force_delete=request.force_delete,
-        )
+    def run_options(self, context: Context, available: list[str] | None = None) -> RunOptions:
+        """The run's validated params (``available``: the spaces of a directory source)."""
+        return run_options(context["params"], self.config, available)
 
     def progress_reporter(self, *, unit: str = "pages", total: int = 0, write_state: bool = True) -> ProgressReporter:
-        """Progress lines at a steady cadence and (unless ``write_state`` is off) StageProgress in state.json."""
+        """Progress lines every ``progress_interval()`` and (unless ``write_state`` is off) StageProgress in
+        state.json."""
         return ProgressReporter(
             stage=self.stage,
             unit=unit,
             log=self.log,
-            customer_dir=self.customer_dir,
+            customer_dir=self.customer_dir if write_state else None,
             customer_id=self.customer_id,
+            interval=progress_interval(),
             total=total,
-            write_state=write_state,
         )
 
     def staging(self, context: Context) -> Any:

@@ -47,31 +47,31 @@ class DetectChangesOperator(TenantRagStageOperator):
         from tenant_rag.pipeline import detect_changes
 
         export = self.upstream_stats(context, self.export_task_id)
-        request = self.run_request(context, available=export.get("spaces"))
+        options = self.run_options(context, available=export.get("spaces"))
         staging = self.staging(context)
         # no page counter inside detection: the heartbeat shows it is alive
         with self.progress_reporter(
             unit="pages",
             total=int(export.get("pages_listed") or export.get("pages") or 0),
-            write_state=not request.dry_run,
+            write_state=not options.dry_run,
         ) as progress:
             stats = detect_changes(
                 self.config,
                 self.customer_dir,
                 Path(export["export_dir"]),
                 staging,
-                self.run_options(request),
+                options,
                 database_url=self.database_url(),
             )
-            progress(int(stats.get("pages_total") or 0), int(stats.get("pages_total") or 0))
+            progress(stats["pages_total"], stats["pages_total"])
         self.log.info(
             "customer %s: %s new, %s changed, %s unchanged, %s deleted%s",
             self.customer_id,
-            stats.get("new"),
-            stats.get("changed"),
-            stats.get("unchanged"),
-            stats.get("deleted"),
-            " (dry run)" if request.dry_run else "",
+            stats["new"],
+            stats["changed"],
+            stats["unchanged"],
+            stats["deleted"],
+            " (dry run)" if options.dry_run else "",
         )
         return {**stats, "staging": str(staging.root)}, None
 
@@ -105,10 +105,10 @@ class ChunkOperator(TenantRagStageOperator):
 
         export = self.upstream_stats(context, self.export_task_id)
         detect = self.upstream_stats(context, self.detect_task_id)
-        request = self.run_request(context, available=export.get("spaces"))
+        dry_run = self.run_options(context, available=export.get("spaces")).dry_run
         to_chunk = int(detect.get("new", 0)) + int(detect.get("changed", 0))
         with self.progress_reporter(
-            unit="pages", total=0 if request.dry_run else to_chunk, write_state=not request.dry_run
+            unit="pages", total=0 if dry_run else to_chunk, write_state=not dry_run
         ) as progress:
             stats = chunk_changes(
                 self.config,
@@ -117,5 +117,5 @@ class ChunkOperator(TenantRagStageOperator):
                 database_url=self.database_url(),
                 progress=progress,
             )
-        groups = group_batches(int(stats.get("embed_batches") or 0), int(self.max_embed_tasks))
+        groups = group_batches(stats["embed_batches"], int(self.max_embed_tasks))
         return {**stats, "embed_tasks": len(groups)}, groups

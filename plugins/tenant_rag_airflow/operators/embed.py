@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from tenant_rag.embedding.base import Embedder
     from tenant_rag_airflow.hooks.gemini import GeminiHook
 
-SUMMED = ("texts", "calls", "tokens_est", "duration_s")
 DONE_MARKERS = "embed_done"
 
 
@@ -69,6 +68,7 @@ class EmbedBatchesOperator(TenantRagStageOperator):
 
     def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
         from tenant_rag.pipeline import embed_batch
+        from tenant_rag.pipeline.stats import batch_embed_stats, sum_embed_stats
 
         indexes = [int(i) for i in self.batch_indexes]
         staging = self.staging(context)
@@ -76,25 +76,12 @@ class EmbedBatchesOperator(TenantRagStageOperator):
         markers = Path(staging.root) / DONE_MARKERS
         markers.mkdir(parents=True, exist_ok=True)
         embedder = self.build_embedder()
-        totals: dict[str, Any] = dict.fromkeys(SUMMED, 0)
-        skipped = 0
+        batches = []
         with self.progress_reporter(unit="batches (all embed tasks)", total=total) as progress:
             progress(sum(1 for _ in markers.iterdir()), total)
             for index in indexes:
-                result = embed_batch(self.config, staging, index, embedder)
-                totals["texts"] += result.get("texts") or 0  # embedded in this run, by this try or an earlier one
-                if result.get("skipped"):  # vectors already in staging from an earlier try: no call made now
-                    skipped += 1
-                else:
-                    for key in SUMMED[1:]:
-                        totals[key] += result.get(key) or 0
+                batches.append(batch_embed_stats(embed_batch(self.config, staging, index, embedder)))
                 (markers / str(index)).touch()
                 progress(sum(1 for _ in markers.iterdir()), total)
-        return {
-            **totals,
-            "duration_s": round(float(totals["duration_s"]), 3),
-            "batches": len(indexes),
-            "batches_skipped": skipped,
-            "first_batch": indexes[0] if indexes else None,
-            "model": embedder.model_id,
-        }, None
+        stats = sum_embed_stats(batches, tasks=1)
+        return {**stats, "first_batch": indexes[0] if indexes else None, "model": embedder.model_id}, None

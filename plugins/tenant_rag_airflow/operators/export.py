@@ -1,6 +1,6 @@
 """``ExportOperator``: bring the customer's pages to ``exports/<space>/`` (Confluence) or locate them (directory).
 
-The window comes from ``tenant_rag_airflow.windows.plan_export`` (data interval for scheduled and backfill runs,
+The window comes from ``tenant_rag.runs.windows.plan_export`` (data interval for scheduled and backfill runs,
 since the last successful export for manual ones, everything on the first run or with ``full_refresh``). The stats
 carry ``export_dir`` (where detection reads), the plan and ``as_of`` (where the next manual run's window starts).
 """
@@ -21,6 +21,7 @@ from tenant_rag.config import ConfluenceExportConfig, DirectoryExportConfig
 from tenant_rag.directory_source import directory_source
 from tenant_rag.documents import iter_page_files
 from tenant_rag.runs.lease import acquire_lease
+from tenant_rag.runs.windows import last_export_as_of, plan_export
 from tenant_rag.state import load_state
 from tenant_rag_airflow.constants import (
     DEFAULT_LEASE_RECHECK_SECONDS,
@@ -30,7 +31,6 @@ from tenant_rag_airflow.constants import (
 )
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
 from tenant_rag_airflow.run_lease import holder_probe
-from tenant_rag_airflow.windows import last_export_as_of, plan_export
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -89,7 +89,7 @@ class ExportOperator(TenantRagStageOperator):
     def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
         export = self.config.export  # a missing folder or broken config fails here, before the lease is written
         self._take_run_lease(context)
-        if not self.run_request(context).dry_run:
+        if not self.run_options(context).dry_run:
             self._heal(context)
         if isinstance(export, DirectoryExportConfig):
             return self._resolve_directory(context, export), None
@@ -131,8 +131,8 @@ class ExportOperator(TenantRagStageOperator):
     def _resolve_directory(self, context: Context, export: DirectoryExportConfig) -> dict[str, Any]:
         folder = directory_source(self.customer_dir, export.path)
         present = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-        request = self.run_request(context, available=present)
-        spaces = list(request.space_keys) or list(export.space_keys or present)
+        options = self.run_options(context, available=present)
+        spaces = options.space_keys or list(export.space_keys or present)
         pages = sum(1 for _ in iter_page_files(folder, spaces))  # never through a link
         return {
             "source": "directory",
@@ -142,36 +142,36 @@ class ExportOperator(TenantRagStageOperator):
             "spaces": spaces,
             "pages": pages,
             "as_of": datetime.now(UTC).isoformat(),
-            "dry_run": request.dry_run,
+            "dry_run": options.dry_run,
         }
 
     def _export_confluence(self, context: Context, export: ConfluenceExportConfig) -> dict[str, Any]:
         from tenant_rag.export import export_customer
 
-        request = self.run_request(context)
+        options = self.run_options(context)
         state = load_state(self.customer_dir, self.customer_id)
-        spaces = list(request.space_keys) or list(export.space_keys)
+        spaces = options.space_keys or list(export.space_keys)
         exports = self.customer_dir / "exports"
         plan = plan_export(
             run_type=_run_type(context),
             data_interval_start=context.get("data_interval_start"),
             data_interval_end=context.get("data_interval_end"),
             run_after=_run_after(context),
-            full_refresh=request.full_refresh,
+            full_refresh=options.full_refresh,
             has_index=state.last_success_time is not None,
             never_exported_spaces=[space for space in spaces if not (exports / space).is_dir()],
             previous_as_of=last_export_as_of(state.run_history),
         )
         self.log.info("customer %s: %s export (%s)", self.customer_id, plan.mode, plan.reason)
         target = self.customer_dir
-        if request.dry_run:
-            from tenant_rag_airflow.dry_run import shadow_customer_dir
+        if options.dry_run:
+            from tenant_rag.runs.dry_run import shadow_customer_dir
 
             target = shadow_customer_dir(self.customer_dir, Path(self.staging(context).root) / DRY_RUN_DIR)
             self.log.info("dry run: exporting into the scratch copy %s", target)
         started = datetime.now(UTC)
         hook = self.confluence_hook
-        with self.progress_reporter(unit="pages", write_state=not request.dry_run) as progress:
+        with self.progress_reporter(unit="pages", write_state=not options.dry_run) as progress:
             result = export_customer(
                 self.config,
                 target,
@@ -183,10 +183,10 @@ class ExportOperator(TenantRagStageOperator):
             )
         return {
             **dict(result or {}),
-            **plan.to_xcom(),
+            **plan.as_stats(),
             "source": "confluence",
             "export_dir": str(target / "exports"),
             "spaces": spaces,
             "as_of": (plan.window_end or started).isoformat(),
-            "dry_run": request.dry_run,
+            "dry_run": options.dry_run,
         }

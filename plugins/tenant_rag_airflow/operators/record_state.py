@@ -15,15 +15,17 @@ case it releases the customer's run lease.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.exceptions import AirflowFailException
 
+from tenant_rag.runs.dry_run import dry_run_report
 from tenant_rag.runs.lease import release_lease
+from tenant_rag.runs.record import RunRecord
+from tenant_rag.runs.state_merge import apply_run, build_run_record, failed_tasks, map_indexes_in
 from tenant_rag.state import update_state
 from tenant_rag_airflow.constants import (
     ASSET_GROUP,
@@ -38,19 +40,14 @@ from tenant_rag_airflow.constants import (
     asset_uri,
 )
 from tenant_rag_airflow.operators.base import TenantRagStageOperator, compact
-from tenant_rag_airflow.state_merge import (
-    aggregate_embed,
-    apply_run,
-    build_run_record,
-    failed_tasks,
-    index_changed,
-    map_indexes_in,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-ASSET_EXTRA_KEYS = ("run_id", "run_type", "status", "finished_at", "export", "counts", "durations_s")
+    from tenant_rag.pipeline.stats import RunStats
+
+#: What the index Asset's events carry of the run record.
+ASSET_EXTRA_FIELDS = {"run_id", "run_type", "status", "finished_at", "export", "counts", "durations_s"}
 
 
 def index_alias(customer_id: str) -> AssetAlias:
@@ -100,85 +97,81 @@ class RecordStateOperator(TenantRagStageOperator):
                 self.log.info("customer %s: run lease released", self.customer_id)
 
     def _record(self, context: Context) -> dict[str, Any]:
+        from tenant_rag.pipeline.stats import EmbedStats, sum_embed_stats
+
         ti = context["ti"]
         dag_run = context.get("dag_run")
         task_states = dict(ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {}))
-        failed = failed_tasks(task_states, self.task_id)
         stages: dict[str, dict[str, Any] | None] = {}
         errors: list[dict[str, Any]] = []
         for task_id in self.stage_task_ids:
-            stats = _pull(ti, task_id, STATS_XCOM_KEY, task_states)
-            stages[task_id] = aggregate_embed(stats) if task_id == TASK_EMBED else (stats[0] if stats else None)
+            stats = [dict(s) for s in _pull(ti, task_id, STATS_XCOM_KEY, task_states) if isinstance(s, Mapping)]
+            if task_id == TASK_EMBED:
+                stages[task_id] = dict(sum_embed_stats(cast("list[EmbedStats]", stats), tasks=len(stats)))
+            else:
+                stages[task_id] = stats[0] if stats else None
             errors += [dict(e) for e in _pull(ti, task_id, ERROR_XCOM_KEY, task_states)]
-        params = dict(context.get("params") or {})
-        merged = self._merge(context["run_id"], stages)
         finished = datetime.now(UTC)
         run_type = getattr(dag_run, "run_type", None) or "manual"
-        record = compact(
-            build_run_record(
-                run_id=context["run_id"],
-                run_type=str(getattr(run_type, "value", run_type)),
-                logical_date=context.get("logical_date"),
-                started_at=getattr(dag_run, "start_date", None),
-                finished_at=finished,
-                params=params,
-                stages=stages,
-                merged=merged,
-                task_states=task_states,
-                task_errors=errors,
-                failed=failed,
-            )
+        record = build_run_record(
+            run_id=context["run_id"],
+            run_type=str(getattr(run_type, "value", run_type)),
+            logical_date=context.get("logical_date"),
+            started_at=getattr(dag_run, "start_date", None),
+            finished_at=finished,
+            params=compact(dict(context.get("params") or {})),
+            stages=stages,
+            merged=self._merge(context["run_id"], stages),
+            task_states=task_states,
+            task_errors=errors,
+            failed=failed_tasks(task_states, self.task_id),
         )
-        if record["dry_run"]:
+        if record.dry_run:
             return self._finish_dry_run(context, record)
         self._write_state(record, finished)
-        if record["status"] == "failed":
+        if record.status == "failed":
             raise AirflowFailException(
-                f"customer {self.customer_id!r}: run {context['run_id']} failed: {record['error']}; "
+                f"customer {self.customer_id!r}: run {context['run_id']} failed: {record.error}; "
                 "state.json says failed, the previous index stays live"
             )
         self._cleanup_staging(context)
-        if index_changed(record["counts"]):
-            extra = {key: record.get(key) for key in ASSET_EXTRA_KEYS}
+        if record.counts.index_changed():
+            extra = record.model_dump(mode="json", include=ASSET_EXTRA_FIELDS)
             context["outlet_events"][index_alias(self.customer_id)].add(index_asset(self.customer_id), extra=extra)
             self.log.info("customer %s: index published as %s", self.customer_id, asset_uri(self.customer_id))
         else:
             self.log.info(
                 "customer %s: index unchanged, no event for %s", self.customer_id, asset_uri(self.customer_id)
             )
-        return {key: record.get(key) for key in ("run_id", "status", "counts", "durations_s")}
+        return record.model_dump(mode="json", include={"run_id", "status", "counts", "durations_s"})
 
-    def _finish_dry_run(self, context: Context, record: dict[str, Any]) -> dict[str, Any]:
+    def _finish_dry_run(self, context: Context, record: RunRecord) -> dict[str, Any]:
         """A dry run writes nothing, not even a failure: the customer's state and index are untouched."""
-        if record["status"] == "failed":
-            raise AirflowFailException(f"customer {self.customer_id!r}: dry run failed: {record['error']}")
+        if record.status == "failed":
+            raise AirflowFailException(f"customer {self.customer_id!r}: dry run failed: {record.error}")
         self._cleanup_staging(context)
-        self.log.info("dry run for customer %s (nothing written):\n%s", self.customer_id, _pretty(record))
-        return record
+        self.log.info("dry run for customer %s (nothing written):\n%s", self.customer_id, dry_run_report(record))
+        return record.model_dump(mode="json")
 
-    def _merge(self, run_id: str, stages: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
-        """The library's run summary (same keys as an in-process run) from the stage stats we have."""
+    def _merge(self, run_id: str, stages: Mapping[str, Mapping[str, Any] | None]) -> RunStats | None:
+        """The run's figures (the same as an in-process run's) from the stage stats we have; None without
+        detection."""
+        from tenant_rag.pipeline.stats import ChunkStats, DetectStats, EmbedStats, UpsertStats, merge_stats
+
         detect = stages.get(TASK_DETECT)
         if not detect:
-            return {}
-        from tenant_rag.pipeline import merge_stats
-
-        try:
-            config = self.config
-        except Exception:  # a config broken mid-run: the failure is still recorded, without the summary
-            return {}
-
+            return None
         embed = stages.get(TASK_EMBED)
         return merge_stats(
-            config,
+            self.customer_id,
             run_id,
-            dict(detect),
-            dict(stages.get(TASK_CHUNK) or {}) or None,
-            [dict(embed)] if embed and embed.get("tasks") else [],
-            dict(stages.get(TASK_UPSERT) or {}) or None,
+            cast("DetectStats", detect),
+            cast("ChunkStats | None", stages.get(TASK_CHUNK) or None),
+            cast("EmbedStats", embed) if embed and embed.get("tasks") else None,
+            cast("UpsertStats | None", stages.get(TASK_UPSERT) or None),
         )
 
-    def _write_state(self, record: dict[str, Any], finished: datetime) -> None:
+    def _write_state(self, record: RunRecord, finished: datetime) -> None:
         from tenant_rag.config import DEFAULT_DIMENSIONS
         from tenant_rag.index_cache import read_index_cache
         from tenant_rag.naming import generate_collection_name
@@ -215,7 +208,3 @@ class RecordStateOperator(TenantRagStageOperator):
             self.staging(context).cleanup()
         except Exception:
             self.log.warning("could not remove the staging folder", exc_info=True)
-
-
-def _pretty(record: Mapping[str, Any]) -> str:
-    return json.dumps({k: record.get(k) for k in ("export", "counts", "preview", "errors")}, indent=2, default=str)

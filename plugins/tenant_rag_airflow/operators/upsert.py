@@ -7,13 +7,15 @@ customer's run lease (taken by the export task).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tenant_rag.runs.lease import check_lease
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from tenant_rag.pipeline.stats import UpsertStats
 
 
 class UpsertOperator(TenantRagStageOperator):
@@ -22,17 +24,17 @@ class UpsertOperator(TenantRagStageOperator):
     ui_color = "#e8f5e9"
     stage = "upsert"
 
-    def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
+    def run_stage(self, context: Context) -> tuple[UpsertStats, None]:
         from tenant_rag.pipeline import upsert_changes
 
-        request = self.run_request(context)
+        options = self.run_options(context)
         check_lease(self.customer_dir, context["run_id"])
-        with self.progress_reporter(unit="pages", write_state=not request.dry_run) as progress:
+        with self.progress_reporter(unit="pages", write_state=not options.dry_run) as progress:
             stats = upsert_changes(
                 self.config,
                 self.customer_dir,
                 self.staging(context),
-                self.run_options(request),
+                options,
                 database_url=self.database_url(),
                 progress=progress,
             )

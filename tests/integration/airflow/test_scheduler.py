@@ -118,7 +118,7 @@ def test_trigger_with_params_then_backfill_three_intervals(
     assert stack.wait_for_run(DAG_ID, run_id) == "success", stack.logs()
     state = CustomerManager(customers_dir).load_state("acme")
     assert state.status == "ready" and state.total_indexed_documents == 3
-    assert state.last_run_stats["export"]["mode"] == "full"
+    assert state.last_run_stats is not None and state.last_run_stats.export.mode == "full"
 
     # history the backfill will replay: a page deleted on day 1, edited on day 2, created on day 3
     site.server.delete_page(site.page_ids["legacy"])
@@ -144,14 +144,14 @@ def test_trigger_with_params_then_backfill_three_intervals(
     assert sorted(start[:10] for start, _ in intervals.values()) == ["2026-03-01", "2026-03-02", "2026-03-03"]
 
     state = CustomerManager(customers_dir).load_state("acme")
-    backfills = {r["run_id"]: r for r in state.run_history if r["run_type"] == "backfill"}
+    backfills = {r.run_id: r for r in state.run_history if r.run_type == "backfill"}
     assert set(backfills) == set(intervals)
     for run_id, (start, end) in intervals.items():
-        export = backfills[run_id]["export"]
-        assert export["mode"] == "incremental"
-        assert (_instant(export["window_start"]), _instant(export["window_end"])) == (_instant(start), _instant(end))
+        export = backfills[run_id].export
+        assert export.mode == "incremental"
+        assert (export.window_start, export.window_end) == (_instant(start), _instant(end))
     totals = {
-        key: sum(r["counts"][key] for r in backfills.values())
+        key: sum(getattr(r.counts, key) for r in backfills.values())
         for key in ("pages_added", "pages_updated", "pages_deleted")
     }
     assert totals == {"pages_added": 1, "pages_updated": 1, "pages_deleted": 1}

@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from tenant_rag.naming import dag_id_for, generate_collection_name
+from tenant_rag.runs.record import RunCounts, RunSummary
 from tenant_rag.state import append_run, update_state
 from tests.integration.api.api_support import KAFKA, build_index, client, free_socket, make_customer, running_api
 from tests.integration.api.conftest import ApiEnv, api_settings
@@ -35,10 +36,10 @@ def test_run_state_is_read_back_with_recorded_stats(api_env: ApiEnv) -> None:
         run_id = http.post("/v1/customers/acme/index", json={"dry_run": True}).json()["run_id"]
         queued = http.get(f"/v1/customers/acme/index/{run_id}")
         api_env.airflow.set_state("tenant_rag__acme", run_id, "success")
-        stats = {"run_id": run_id, "outcome": "success", "pages_added": 0, "pages_unchanged": 4}
+        run = RunSummary(run_id=run_id, status="dry_run", dry_run=True, counts=RunCounts(pages_unchanged=4))
         update_state(
             api_env.customers_dir / "acme",
-            lambda s: s.model_copy(update={"run_history": append_run(s.run_history, stats)}),
+            lambda s: s.model_copy(update={"run_history": append_run(s.run_history, run)}),
         )
         done = http.get(f"/v1/customers/acme/index/{run_id}")
         missing = http.get("/v1/customers/acme/index/manual__1999-01-01T00:00:00+00:00")
@@ -46,7 +47,7 @@ def test_run_state_is_read_back_with_recorded_stats(api_env: ApiEnv) -> None:
     assert queued.status_code == 200 and queued.json()["state"] == "queued" and queued.json()["stats"] is None
     assert queued.json()["conf"] == {"full_refresh": False, "dry_run": True}
     assert done.status_code == 200 and done.json()["state"] == "success"
-    assert done.json()["stats"]["pages_unchanged"] == 4
+    assert done.json()["stats"]["counts"]["pages_unchanged"] == 4 and done.json()["stats"]["run_id"] == run_id
     assert missing.status_code == 404 and missing.json()["error"] == "run_not_found"
     assert bad_id.status_code == 422
 

@@ -65,7 +65,10 @@ def _state(index: int) -> dict[str, Any] | None:
         "total_indexed_documents": pages,
         "total_indexed_chunks": 3 * pages,
         "last_success_time": (BASE_TIME + timedelta(seconds=index)).isoformat(),
-        "run_history": [{"run_id": f"r{n}", "stats": {"pages": pages, "n": n}} for n in range(20)],
+        "run_history": [
+            {"run_id": f"r{n}", "status": "success", "counts": {"pages_total": pages, "pages_added": n}}
+            for n in range(20)
+        ],
     }
 
 

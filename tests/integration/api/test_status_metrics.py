@@ -40,8 +40,9 @@ def test_status_reports_state_run_and_index_size(api_env: ApiEnv) -> None:
     assert status["index"]["pages"] == 4 and status["index"]["chunks"] == state.total_indexed_chunks
     assert status["index"]["bytes"] > 0
     assert status["last_run_id"] == state.last_run_id
-    assert status["last_run_stats"]["pages_added"] == 4
-    assert status["run_history"][-1]["outcome"] == "success"
+    assert status["last_run_stats"]["counts"]["pages_added"] == 4
+    assert status["run_history"][-1]["status"] == "success"
+    assert status["run_history"][-1]["run_id"] == status["last_run_stats"]["run_id"] == state.last_run_id
 
 
 def test_never_built_customer_status(api_env: ApiEnv) -> None:

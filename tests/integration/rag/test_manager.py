@@ -39,9 +39,11 @@ def test_build_records_a_ready_state_with_counts(pg_url: str, customers_dir: Pat
     assert state.status == RAGStatus.READY and state.is_ready_for_queries
     assert state.total_indexed_documents == 4 and state.total_indexed_chunks == stats["chunks"]
     assert state.embedding_model == "wordllama-l2-256" and state.embedding_dimensions == 256
-    assert state.last_run_stats["pages_added"] == 4 and state.last_error is None
+    assert state.last_run_stats is not None and state.last_run_stats.counts.pages_added == 4
+    assert state.last_error is None and state.last_run_stats.run_type == "manual"
     assert state.rag_collection_name == config.collection_name and state.last_run_id == stats["run_id"]
-    assert state.run_history[-1]["outcome"] == "success" and state.progress is None
+    assert state.run_history[-1] == state.last_run_stats.summary() and state.progress is None
+    assert state.run_history[-1].status == "success" and state.run_history[-1].counts.chunks == stats["chunks"]
     stats_view = manager.get_stats()
     assert stats_view["documents"] == 4 and stats_view["generation"] == 1 and stats_view["status"] == "ready"
     assert stats_view["tenant_role"] == manager.names.role
@@ -63,7 +65,8 @@ def test_a_failed_update_keeps_the_previous_index_queryable(pg_url: str, custome
         failing.update_index(root / "exports")
     state = load_state(root)
     assert state.status == RAGStatus.FAILED and state.is_ready_for_queries
-    assert "injected" in (state.last_error or "") and state.run_history[-1]["outcome"] == "failed"
+    assert "injected" in (state.last_error or "") and state.run_history[-1].status == "failed"
+    assert [run.status for run in state.run_history] == ["success", "failed"]
     assert state.total_indexed_documents == 4  # the last good counts stay
     assert failing.query("compost", top_k=1).documents[0].metadata["page_id"] == "g2"
     recovered = CustomerRAGManager(config, customer_dir=root, database_url=pg_url, embedder=offline_embedder())
@@ -73,21 +76,22 @@ def test_a_failed_update_keeps_the_previous_index_queryable(pg_url: str, custome
 
 def test_progress_is_mirrored_into_the_state_while_building(pg_url: str, customers_dir: Path, monkeypatch) -> None:
     from tenant_rag import manager as manager_module
+    from tenant_rag.runs.progress import ProgressReporter
 
     monkeypatch.setattr(manager_module, "PROGRESS_EVERY_S", 0.0)
     config = make_config("progresscust")
     root = make_customer(customers_dir, config)
     write_pages(root / "exports", "ENG", KAFKA_PAGES)
     seen: list[tuple[str, int, int]] = []
-    original = manager_module._Progress.__call__
+    original = ProgressReporter.__call__
 
-    def spy(self, stage: str, done: int, total: int) -> None:
+    def spy(self: ProgressReporter, stage: str, done: int, total: int) -> None:
         original(self, stage, done, total)
         progress = load_state(root).progress
         assert progress is not None
         seen.append((progress.stage, progress.done, progress.total))
 
-    monkeypatch.setattr(manager_module._Progress, "__call__", spy)
+    monkeypatch.setattr(ProgressReporter, "__call__", spy)
     CustomerRAGManager(config, customer_dir=root, database_url=pg_url).build_index(root / "exports")
     assert ("chunk", 4, 4) in seen and ("upsert", 4, 4) in seen and ("embed", 1, 1) in seen
     assert load_state(root).progress is None

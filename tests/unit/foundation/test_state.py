@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.errors import StateError
+from tenant_rag.runs.record import RunCounts, RunRecord, RunSummary
 from tenant_rag.state import CustomerState, RAGStatus, append_run, load_state, save_state, update_state
 
 
@@ -26,12 +27,12 @@ def test_round_trip(tmp_path: Path) -> None:
         status=RAGStatus.READY,
         total_indexed_documents=3,
         is_ready_for_queries=True,
-        last_run_stats={"new": 3},
+        last_run_stats=RunRecord(run_id="r1", status="success", counts=RunCounts(pages_added=3)),
     )
     save_state(tmp_path, state)
     again = load_state(tmp_path)
     assert again.status is RAGStatus.READY
-    assert again.last_run_stats == {"new": 3}
+    assert again.last_run_stats == state.last_run_stats
     assert again.updated_at is not None
 
 
@@ -72,8 +73,8 @@ def test_concurrent_updates_do_not_lose_increments(tmp_path: Path) -> None:
 
 
 def test_run_history_is_bounded() -> None:
-    history: list[dict] = []
+    history: list[RunSummary] = []
     for index in range(50):
-        history = append_run(history, {"run": index})
+        history = append_run(history, RunSummary(run_id=f"r{index}", status="success"))
     assert len(history) == 20
-    assert history[-1] == {"run": 49}
+    assert history[-1].run_id == "r49"

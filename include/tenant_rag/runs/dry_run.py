@@ -1,5 +1,6 @@
-"""A dry run's scratch copy of a customer's export, so exporting for a dry run writes nothing the customer owns.
+"""A dry run: the scratch copy of a customer's export it exports into, and the report it ends with.
 
+Exporting for a dry run writes nothing the customer owns: it exports into a scratch copy of the customer's folder.
 The copy is made of hard links (a plain copy when linking is impossible, e.g. staging on another file system):
 it costs no page data, and the exporter's atomic writes (temp file + rename) replace a link instead of writing
 through it, so the customer's own ``exports/`` and ``cache/`` stay untouched. It lives in the run's staging
@@ -8,9 +9,12 @@ folder and goes away with it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
+
+from tenant_rag.runs.record import RunRecord
 
 SHADOWED = ("exports", "cache")
 
@@ -47,3 +51,8 @@ def shadow_customer_dir(customer_dir: Path, target: Path) -> Path:
         else:
             (target / name).mkdir()
     return target
+
+
+def dry_run_report(record: RunRecord) -> str:
+    """What a dry run found, for the log: the export plan, the counts, the pages it would touch and the errors."""
+    return json.dumps(record.model_dump(mode="json", include={"export", "counts", "preview", "errors"}), indent=2)

@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+from tenant_rag.runs.record import RunSummary
 
 INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
 
@@ -33,7 +35,8 @@ class ExportPlan:
             return None
         return (self.window_start, self.window_end)
 
-    def to_xcom(self) -> dict[str, Any]:
+    def as_stats(self) -> dict[str, Any]:
+        """The plan as the export stage reports it (``ExportSummary``'s fields)."""
         return {
             "mode": self.mode,
             "reason": self.reason,
@@ -42,20 +45,13 @@ class ExportPlan:
         }
 
 
-def last_export_as_of(run_history: Iterable[Mapping[str, Any]]) -> datetime | None:
+def last_export_as_of(run_history: Iterable[RunSummary]) -> datetime | None:
     """The latest export ``as_of`` among successful (non-dry) runs in ``CustomerState.run_history``."""
-    found: list[datetime] = []
-    for run in run_history:
-        if run.get("status") != "success":
-            continue
-        value = (run.get("export") or {}).get("as_of")
-        if isinstance(value, str):
-            try:
-                value = datetime.fromisoformat(value)
-            except ValueError:
-                continue
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            found.append(value)
+    found = [
+        run.export.as_of
+        for run in run_history
+        if run.status == "success" and run.export.as_of is not None and run.export.as_of.tzinfo is not None
+    ]
     return max(found, default=None)
 
 

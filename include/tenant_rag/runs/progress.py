@@ -1,16 +1,15 @@
-"""Progress of a long stage: counters updated by the library, reported on a steady clock.
+"""Progress of a run's long stages: counters updated by the pipeline, reported on a steady clock.
 
-The library calls ``reporter(done, total)`` (or ``reporter(stage, done, total)``) as often as it likes (cheap:
-two assignments). A daemon thread logs ``done/total, rate, ETA`` every ``interval`` seconds
-(``TENANT_RAG_PROGRESS_SECONDS``, default 30) and writes the same figures into the customer's ``state.json`` as
-``StageProgress``, so a long export or embedding never looks silent and the status API can show where a run is.
-A dry run logs but does not write the state.
+The pipeline calls ``reporter(done, total)`` (the export) or ``reporter(stage, done, total)`` (the other stages)
+as often as it likes. Once ``interval`` seconds have passed since the last report, the call reports: it logs
+``done/total, rate, ETA`` and writes the same figures into the customer's ``state.json`` as ``StageProgress``, so
+the status API can show where a run is. A daemon thread reports too while no calls come, so a long export or
+embedding call never looks silent. A dry run (``customer_dir=None``) logs but writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,15 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tenant_rag.state import RAGStatus, StageProgress, update_state
-from tenant_rag_airflow.constants import DEFAULT_PROGRESS_INTERVAL_SECONDS, PROGRESS_INTERVAL_ENV
+from tenant_rag.state import CustomerState, RAGStatus, StageProgress, update_state
 
-
-def progress_interval() -> float:
-    try:
-        return max(0.2, float(os.environ.get(PROGRESS_INTERVAL_ENV, DEFAULT_PROGRESS_INTERVAL_SECONDS)))
-    except ValueError:
-        return DEFAULT_PROGRESS_INTERVAL_SECONDS
+#: The thread looks at least this far apart (an ``interval`` of 0 reports on every call, not in a busy loop).
+MIN_THREAD_WAIT_S = 0.2
 
 
 def format_eta(seconds: float | None) -> str:
@@ -49,35 +43,36 @@ class ProgressReporter:
         log: logging.Logger | Any,
         customer_dir: Path | None,
         customer_id: str,
+        interval: float,
         total: int = 0,
-        interval: float | None = None,
-        write_state: bool = True,
     ) -> None:
         self.stage = stage
         self.unit = unit
         self.log = log
         self.customer_dir = customer_dir
         self.customer_id = customer_id
+        self.interval = interval
         self.total = total
         self.done = 0
-        self.interval = interval if interval is not None else progress_interval()
-        self.write_state = write_state and customer_dir is not None
         self._started = time.monotonic()
+        self._last_report_at = self._started
+        self._last_reported: tuple[int, int] | None = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_reported: tuple[int, int] | None = None
 
-    def __call__(self, *args: Any, **kwargs: Any) -> None:
-        """``(done, total)`` or the pipeline's ``(stage, done, total)``; keywords ``done``/``total`` work too."""
-        values = list(args[1:] if args and isinstance(args[0], str) else args)
-        done = kwargs.get("done", values[0] if values else self.done)
-        total = kwargs.get("total", values[1] if len(values) > 1 else None)
-        self.done = int(done)
-        if total is not None:
-            self.total = int(total)
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
+    def __call__(self, *args: Any) -> None:
+        """``(done, total)`` or the pipeline's ``(stage, done, total)``; a new stage starts its own rate."""
+        if args and isinstance(args[0], str):
+            stage, *args_ = args
+            if stage != self.stage:
+                self.stage, self._started, self._last_reported = stage, time.monotonic(), None
+            args = tuple(args_)
+        self.done = int(args[0])
+        if len(args) > 1:
+            self.total = int(args[1])
+        if time.monotonic() - self._last_report_at >= self.interval:
+            self.report()
 
     @property
     def rate(self) -> float | None:
@@ -103,27 +98,29 @@ class ProgressReporter:
         )
 
     def report(self, *, final: bool = False) -> None:
-        snap = self.snapshot()
-        if not final and self._last_reported == (snap.done, snap.total):
-            self.log.info("%s: still working, %d/%d %s so far", self.stage, snap.done, snap.total, self.unit)
-        else:
-            self.log.info(
-                "%s: %d/%d %s, %s/s, ETA %s",
-                self.stage,
-                snap.done,
-                snap.total,
-                self.unit,
-                f"{snap.rate_per_s:.1f}" if snap.rate_per_s else "-",
-                format_eta(snap.eta_seconds),
-            )
-        self._last_reported = (snap.done, snap.total)
-        if self.write_state:
+        with self._lock:
+            self._last_report_at = time.monotonic()
+            snap = self.snapshot()
+            if not final and self._last_reported == (snap.done, snap.total):
+                self.log.info("%s: still working, %d/%d %s so far", self.stage, snap.done, snap.total, self.unit)
+            else:
+                self.log.info(
+                    "%s: %d/%d %s, %s/s, ETA %s",
+                    self.stage,
+                    snap.done,
+                    snap.total,
+                    self.unit,
+                    f"{snap.rate_per_s:.1f}" if snap.rate_per_s else "-",
+                    format_eta(snap.eta_seconds),
+                )
+            self._last_reported = (snap.done, snap.total)
             self._write(snap)
 
     def _write(self, snap: StageProgress) -> None:
-        assert self.customer_dir is not None
+        if self.customer_dir is None:
+            return
 
-        def mutate(state: Any) -> Any:
+        def mutate(state: CustomerState) -> CustomerState:
             status = state.status if state.status == RAGStatus.DELETED else RAGStatus.BUILDING
             return state.model_copy(update={"progress": snap, "status": status})
 
@@ -133,13 +130,13 @@ class ProgressReporter:
             self.log.warning("%s: could not write progress to state.json", self.stage, exc_info=True)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.report()
+        while not self._stop.wait(max(MIN_THREAD_WAIT_S, self._last_report_at + self.interval - time.monotonic())):
+            if time.monotonic() - self._last_report_at >= self.interval:
+                self.report()
 
     def __enter__(self) -> ProgressReporter:
-        self._started = time.monotonic()
-        if self.write_state:
-            self._write(self.snapshot())
+        self._started = self._last_report_at = time.monotonic()
+        self._write(self.snapshot())
         self._thread = threading.Thread(target=self._run, name=f"progress-{self.stage}", daemon=True)
         self._thread.start()
         return self
