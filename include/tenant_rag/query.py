@@ -30,7 +30,8 @@ from tenant_rag.errors import TenantRagError
 from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
 from tenant_rag.store.lexical_search import lexical_parents
-from tenant_rag.store.schema import StoreError, StoreNames, store_names
+from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import Hit, ParentRecord, with_records
 from tenant_rag.store.vector_records import vector_parent_records
 

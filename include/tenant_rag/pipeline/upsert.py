@@ -24,10 +24,11 @@ from tenant_rag.db import admin_connection, dedicated_connection, ensure_vector_
 from tenant_rag.index_cache import write_index_cache
 from tenant_rag.pipeline.staging import ProgressCallback, RunOptions, Staging
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
 from tenant_rag.store.reader import iter_indexed_pages
 from tenant_rag.store.registry import claim
-from tenant_rag.store.schema import StoreNames, create_store, role_exists, store_names
+from tenant_rag.store.schema import create_store, role_exists, store_names
 from tenant_rag.store.writer import (
     ChunkRow,
     DocumentRow,

@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.writer import PageRows, replace_pages
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag.db import set_local_role
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.search import (
     MAX_VECTOR_FETCH,
     PAGE_OF_PARENT,
