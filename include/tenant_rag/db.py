@@ -122,7 +122,7 @@ def _check(conn: psycopg.Connection[Any]) -> None:
     """Pool ``check`` callback: probe the server only for a connection idle for more than ``RECENTLY_USED_S``.
 
     A connection returned to the pool (idle, healthy) a moment ago needs no extra round trip on the query path; one
-    that sat idle longer (the server may have restarted or closed it) is probed as before.
+    that sat idle longer (the server may have restarted or closed it) is probed (``ConnectionPool.check_connection``).
     """
     if time.monotonic() - _returned_at.get(conn, float("-inf")) < RECENTLY_USED_S:
         return

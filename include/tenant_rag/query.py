@@ -1,11 +1,12 @@
-"""The per-customer query path: validated questions, run as the customer's tenant role, with a bounded history.
+"""The per-customer query path: validated questions, run as the customer's tenant role, with a bounded history
+(``tenant_rag.query_history``).
 
 Every query takes a connection from a small pool logged in as the customer's own tenant role (``db.tenant_pool``)
 and also sets that role (``SET LOCAL ROLE`` in the transaction of a lexical or hybrid query; for the session in
 the single round trip of a vector query): whatever SQL runs there, even ``RESET ROLE``, can read only that
-customer's schema. The active
-generation (model, dimension) is read first so the question is embedded with the model its vectors were made with,
-which keeps queries correct while a blue/green rebuild with another model is in progress.
+customer's schema. The active generation (model, dimension) is read first so the question is embedded with the
+model its vectors were made with, which keeps queries correct while a blue/green rebuild with another model is in
+progress.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig, RAGConfig
-from tenant_rag.db import DatabaseError, ensure_vector_types, set_local, set_local_role, tenant_pool
+from tenant_rag.db import DatabaseError, ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
+from tenant_rag.query_history import recent_queries, record_query
 from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
 from tenant_rag.store.lexical_search import lexical_parents
-from tenant_rag.store.schema import StoreError, StoreNames, store_names
+from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
 
 MODES = ("vector", "lexical", "hybrid")
@@ -221,7 +224,7 @@ class CustomerQueryManager:
                     documents = _documents(config, pairs, mode)
                     if limit:
                         with conn.pipeline(), conn.transaction():
-                            self._history(conn, names, question, mode, k, number, documents, limit, started)
+                            record_query(conn, names, question, mode, k, number, documents, limit, started)
                     return documents
                 # pipeline mode: BEGIN, the role switch and the first search go out in one round trip
                 with conn.pipeline(), conn.transaction():
@@ -232,30 +235,12 @@ class CustomerQueryManager:
                         hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
                     documents = _documents(config, with_records(conn, names, number, hits), mode)
                     if limit:
-                        self._history(conn, names, question, mode, k, number, documents, limit, started)
+                        record_query(conn, names, question, mode, k, number, documents, limit, started)
                     return documents
         except pg_errors.UndefinedTable:
             raise
         except psycopg.Error as exc:
             raise QueryError(f"customer {config.customer_id!r}: {mode} query failed: {exc}") from exc
-
-    @staticmethod
-    def _history(
-        conn: psycopg.Connection[Any],
-        names: StoreNames,
-        question: str,
-        mode: str,
-        k: int,
-        generation: int,
-        documents: list[Document],
-        limit: int,
-        started: float,
-    ) -> None:
-        """Record the query in the customer's history (inside the caller's transaction; the connection is the
-        tenant role's own)."""
-        set_local(conn, "synchronous_commit", "off")  # a history row may be lost in a crash; fine
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        _record_history(conn, names, question, mode, k, latency_ms, generation, documents, limit)
 
     def history(self, config: CustomerConfig, limit: int = 50) -> list[dict[str, Any]]:
         """The customer's most recent queries, newest first."""
@@ -265,13 +250,7 @@ class CustomerQueryManager:
         try:
             with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
                 set_local_role(conn, names.role)
-                rows = conn.execute(
-                    sql.SQL(
-                        "SELECT id, asked_at, question, mode, top_k, latency_ms, generation, page_ids"
-                        " FROM {} ORDER BY id DESC LIMIT %s"
-                    ).format(names.history),
-                    (limit,),
-                ).fetchall()
+                return recent_queries(conn, names, limit)
         except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.InvalidParameterValue):
             return []
         except DatabaseError as exc:  # the tenant role (and with it the store) does not exist
@@ -280,8 +259,6 @@ class CustomerQueryManager:
             raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
         except psycopg.Error as exc:
             raise QueryError(f"customer {config.customer_id!r}: cannot read the query history: {exc}") from exc
-        keys = ("id", "asked_at", "question", "mode", "top_k", "latency_ms", "generation", "page_ids")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def _documents(config: CustomerConfig, pairs: list[tuple[Hit, ParentRecord]], mode: str) -> list[Document]:
@@ -311,25 +288,3 @@ def _document(config: CustomerConfig, hit: Hit, rank: int, record: ParentRecord,
             "mode": mode,
         },
     )
-
-
-def _record_history(
-    conn: psycopg.Connection[Any],
-    names: StoreNames,
-    question: str,
-    mode: str,
-    k: int,
-    latency_ms: float,
-    generation: int,
-    documents: list[Document],
-    limit: int,
-) -> None:
-    row = conn.execute(
-        sql.SQL(
-            "INSERT INTO {} (question, mode, top_k, latency_ms, generation, page_ids)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
-        ).format(names.history),
-        (question, mode, k, latency_ms, generation, [d.metadata["page_id"] for d in documents]),
-    ).fetchone()
-    if row is not None and row[0] > limit:
-        conn.execute(sql.SQL("DELETE FROM {} WHERE id <= %s").format(names.history), (row[0] - limit,))

@@ -164,7 +164,12 @@ def write_config(
         "TENANT_RAG_DATABASE_URL": database_url,
         "AIRFLOW_CONN_TENANT_RAG_DB": airflow_conn_json(database_url),
         "AIRFLOW_CONN_CONFLUENCE_DEMO": json.dumps(
-            {"conn_type": "http", "host": confluence_url, "login": confluence_user[0], "password": confluence_user[1]}
+            {
+                "conn_type": "confluence",
+                "host": confluence_url,
+                "login": confluence_user[0],
+                "password": confluence_user[1],
+            }
         ),
         "TENANT_RAG_API_AIRFLOW_BASE_URL": base,
         "TENANT_RAG_API_AIRFLOW_USERNAME": USER,

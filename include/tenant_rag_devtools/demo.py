@@ -79,7 +79,7 @@ def airflow_env(demo_dir: Path, customers_dir: Path, database_url: str, base_url
             "TENANT_RAG_DATABASE_URL": database_url,
             "AIRFLOW_CONN_TENANT_RAG_DB": airflow_conn_json(database_url),
             "AIRFLOW_CONN_CONFLUENCE_DEMO": json.dumps(
-                {"conn_type": "http", "host": base_url, "login": DEMO_USER[0], "password": DEMO_USER[1]}
+                {"conn_type": "confluence", "host": base_url, "login": DEMO_USER[0], "password": DEMO_USER[1]}
             ),
         }
     )

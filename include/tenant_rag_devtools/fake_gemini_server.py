@@ -5,18 +5,15 @@ Developer API: ``POST /v1beta/models/{model}:batchEmbedContents`` (``{"requests"
 {"parts": [{"text"}]}, "taskType", "outputDimensionality"}]}`` -> ``{"embeddings": [{"values": [...]}]}``) and
 ``:embedContent`` for a single content. The API key is checked in the ``x-goog-api-key`` header (or ``?key=``).
 
-Vectors are deterministic feature-hashed bags of words, scaled so they are *not* unit length (as the real service
-returns them for reduced dimensions): equal texts give equal vectors, texts sharing words give similar ones.
-Failures can be injected: a schedule of statuses for the next requests, a seeded random rate, a status for every
-request, and a delay before each answer (to exercise client timeouts). Every request is recorded.
+Vectors and request checks are those of ``fake_gemini_protocol``. Failures can be injected: a schedule of statuses
+for the next requests, a seeded random rate, a status for every request, and a delay before each answer (to
+exercise client timeouts). Every request is recorded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
-import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,23 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-MAX_BATCH = 100
-DEFAULT_DIMENSIONS = 3072
-_PATH = re.compile(
-    r"^/(?P<version>v1beta|v1)/models/(?P<model>[A-Za-z0-9._-]+):(?P<method>batchEmbedContents|embedContent)$"
+from tenant_rag_devtools.fake_gemini_protocol import (
+    DEFAULT_DIMENSIONS,
+    EMBED_PATH,
+    api_error,
+    check_item,
+    describe,
+    fake_vector,
 )
-_WORD = re.compile(r"\w+")
-_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
+
+MAX_BATCH = 100
 
 
 @dataclass
@@ -54,17 +44,6 @@ class RecordedRequest:
     api_key: str | None
     status: int
     delivered: bool = False  # False when the client hung up (e.g. its timeout fired) before the answer
-
-
-def fake_vector(text: str, dimensions: int, scale: float = 3.0) -> list[float]:
-    """Deterministic signed feature hashing of the lower-cased words of ``text``; never the zero vector."""
-    values = [0.0] * dimensions
-    for word in _WORD.findall(text.lower()) or [""]:
-        digest = int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "big")
-        values[digest % dimensions] += scale if digest >> 63 else -scale
-    if not any(values):
-        values[0] = scale
-    return values
 
 
 @dataclass
@@ -185,14 +164,14 @@ class FakeGeminiServer:
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any], RecordedRequest]:
         """Answer one POST: (status, JSON body, the record of it). The delay is served before returning."""
         url = urlparse(path)
-        match = _PATH.match(url.path)
+        match = EMBED_PATH.match(url.path)
         if not match:
-            return (*_error(404, f"no such method: {url.path}"), self._record("?", "?", [], None, 404))
+            return (*api_error(404, f"no such method: {url.path}"), self._record("?", "?", [], None, 404))
         key = headers.get("x-goog-api-key") or next(iter(parse_qs(url.query).get("key", [])), None)
         try:
             payload = json.loads(body or b"{}")
         except json.JSONDecodeError as exc:
-            return (*_error(400, f"request body is not JSON: {exc}"), self._record("?", "?", [], key, 400))
+            return (*api_error(400, f"request body is not JSON: {exc}"), self._record("?", "?", [], key, 400))
         method, model = match["method"], match["model"]
         items = payload.get("requests") if method == "batchEmbedContents" else [payload]
         status, answer = self._answer(model, items, key)
@@ -204,7 +183,7 @@ class FakeGeminiServer:
         return status, answer, record
 
     def _record(self, method: str, model: str, items: Any, key: str | None, status: int) -> RecordedRequest:
-        texts, task_types, dims = _describe(items)
+        texts, task_types, dims = describe(items)
         record = RecordedRequest(method, model, texts, task_types, dims, key, status)
         with self._lock:
             self.requests.append(record)
@@ -213,59 +192,27 @@ class FakeGeminiServer:
     def _answer(self, model: str, items: Any, key: str | None) -> tuple[int, dict[str, Any]]:
         behaviour = self._behaviour
         if behaviour.api_key is not None and key != behaviour.api_key:
-            return _error(400, "API key not valid (fake Gemini server)")
+            return api_error(400, "API key not valid (fake Gemini server)")
         if not isinstance(items, list) or not items:
-            return _error(400, "'requests' must be a non-empty list")
+            return api_error(400, "'requests' must be a non-empty list")
         if len(items) > behaviour.max_batch:
-            return _error(400, f"at most {behaviour.max_batch} requests are allowed in one batch, got {len(items)}")
+            return api_error(400, f"at most {behaviour.max_batch} requests are allowed in one batch, got {len(items)}")
         if behaviour.max_request_tokens is not None:
-            tokens = sum(len(text) // 4 + 1 for text in _describe(items)[0])
+            tokens = sum(len(text) // 4 + 1 for text in describe(items)[0])
             if tokens > behaviour.max_request_tokens:
-                return _error(400, f"request has {tokens} input tokens; the limit is {behaviour.max_request_tokens}")
+                return api_error(400, f"request has {tokens} input tokens; the limit is {behaviour.max_request_tokens}")
         status = self._next_status()
         if status != 200:
-            return _error(status, f"injected HTTP {status} (fake Gemini server)")
+            return api_error(status, f"injected HTTP {status} (fake Gemini server)")
         embeddings = []
         for index, item in enumerate(items):
-            problem = _check_item(item, model)
+            problem = check_item(item, model)
             if problem:
-                return _error(400, f"requests[{index}]: {problem}")
+                return api_error(400, f"requests[{index}]: {problem}")
             dims = item.get("outputDimensionality") or DEFAULT_DIMENSIONS
             text = "".join(part.get("text", "") for part in item["content"]["parts"])
             embeddings.append({"values": fake_vector(text, int(dims))})
         return 200, {"embeddings": embeddings}
-
-
-def _check_item(item: Any, model: str) -> str | None:
-    if not isinstance(item, dict):
-        return "must be an object"
-    if "model" in item and item["model"] != f"models/{model}":
-        return f"model {item['model']!r} does not match the URL's models/{model}"
-    parts = (item.get("content") or {}).get("parts")
-    if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) and "text" in p for p in parts):
-        return "content.parts must be a non-empty list of text parts"
-    dims = item.get("outputDimensionality")
-    if dims is not None and not (isinstance(dims, int) and 1 <= dims <= DEFAULT_DIMENSIONS):
-        return f"outputDimensionality must be between 1 and {DEFAULT_DIMENSIONS}"
-    return None
-
-
-def _describe(items: Any) -> tuple[list[str], list[str | None], list[int | None]]:
-    texts: list[str] = []
-    task_types: list[str | None] = []
-    dims: list[int | None] = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        parts = (item.get("content") or {}).get("parts") or []
-        texts.append("".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)))
-        task_types.append(item.get("taskType"))
-        dims.append(item.get("outputDimensionality"))
-    return texts, task_types, dims
-
-
-def _error(status: int, message: str) -> tuple[int, dict[str, Any]]:
-    return status, {"error": {"code": status, "message": message, "status": _STATUS_NAMES.get(status, "UNKNOWN")}}
 
 
 def _handler_for(server: FakeGeminiServer) -> type[BaseHTTPRequestHandler]:

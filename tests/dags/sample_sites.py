@@ -62,6 +62,6 @@ def serving(server: Any, page_ids: dict[str, str], monkeypatch: pytest.MonkeyPat
     with its own user, for as long as the block runs."""
     login, password = server.auth
     with server.serve() as url:
-        conn = {"conn_type": "http", "host": url, "login": login, "password": password}
+        conn = {"conn_type": "confluence", "host": url, "login": login, "password": password}
         monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(conn))
         yield LocalSite(server=server, url=url, page_ids=page_ids)

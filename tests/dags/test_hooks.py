@@ -59,17 +59,18 @@ def test_confluence_falls_back_to_the_config_url_and_rejects_bad_auth(monkeypatc
 def test_confluence_test_connection_against_the_local_site(confluence: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ok, message = ConfluenceHook().test_connection()
     assert ok, message
-    wrong = {"conn_type": "http", "host": confluence.url, "login": CONFLUENCE_USER[0], "password": "wrong"}
+    wrong = {"conn_type": "confluence", "host": confluence.url, "login": CONFLUENCE_USER[0], "password": "wrong"}
     monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_DEFAULT", json.dumps(wrong))
     ok, message = ConfluenceHook().test_connection()
     assert not ok and "401" in message
 
 
-def test_ui_field_behaviour_is_declared() -> None:
+def test_hooks_declare_their_connection_attributes() -> None:
+    """The Connections form's labels for ``confluence`` and ``google_genai`` come from provider info
+    (tests/dags/test_provider_info.py); the tenant database is a ``postgres`` Connection labelled by its hook."""
     for hook in (ConfluenceHook, GeminiHook, TenantRagDbHook):
         assert hook.conn_name_attr and hook.default_conn_name and hook.conn_type and hook.hook_name
-        behaviour = hook.get_ui_field_behaviour()
-        assert set(behaviour) >= {"hidden_fields", "relabeling"}
+    assert set(TenantRagDbHook.get_ui_field_behaviour()) >= {"hidden_fields", "relabeling"}
 
 
 def test_gemini_key_from_connection_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,7 +147,7 @@ def test_a_misconfigured_confluence_connection_fails_the_export_at_once(
 ) -> None:
     export = {"source": "confluence", "base_url": "https://acme.example/wiki", "space_keys": ["ENG"]}
     write_customer("umbrella", {**export, "conn_id": "confluence_umbrella"}, retries=2)
-    no_token = {"conn_type": "http", "host": "http://127.0.0.1:9/wiki", "login": "bot@umbrella.example"}
+    no_token = {"conn_type": "confluence", "host": "http://127.0.0.1:9/wiki", "login": "bot@umbrella.example"}
     monkeypatch.setenv("AIRFLOW_CONN_CONFLUENCE_UMBRELLA", json.dumps(no_token))
     state = run_customer_dag("umbrella")
     assert state["dag_run_state"] == "failed"

@@ -1,17 +1,17 @@
-"""Confluence inline elements in storage format: links, images, user mentions, emoticons, times, task lists."""
+"""Confluence inline elements in storage format: links, images, user mentions, emoticons, times, task lists.
+
+Macros are not rendered here, even inline: the converter hands them to ``storage_macros``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from lxml import etree
 
 from tenant_rag.export import markdown_text as md
+from tenant_rag.export.storage_context import Converter
 from tenant_rag.export.storage_parse import attr, first_child, tag_name, text_of
-
-if TYPE_CHECKING:
-    from tenant_rag.export.storage_markdown import StorageConverter
 
 EMOTICONS = {
     "smile": "🙂",
@@ -40,7 +40,7 @@ EMOTICONS = {
 RESOURCE_TAGS = ("ri:page", "ri:blog-post", "ri:attachment", "ri:user", "ri:space", "ri:url", "ri:content-entity")
 
 
-def render_inline_element(conv: StorageConverter, element: etree._Element, depth: int) -> str:
+def render_inline_element(conv: Converter, element: etree._Element, depth: int) -> str:
     name = tag_name(element)
     if name == "ac:link":
         return render_link(conv, element, depth)
@@ -54,10 +54,6 @@ def render_inline_element(conv: StorageConverter, element: etree._Element, depth
         return EMOTICONS.get(emoticon, f":{emoticon.strip(':')}:" if emoticon else "")
     if name == "time":
         return md.escape_text(element.get("datetime") or text_of(element))
-    if name in ("ac:structured-macro", "ac:macro"):
-        from tenant_rag.export.storage_macros import render_inline_macro
-
-        return render_inline_macro(conv, element, depth)
     if name == "ri:user":
         return user_mention(conv, element)
     if name.startswith("ri:"):
@@ -76,13 +72,13 @@ def resource_label(resource: etree._Element) -> str:
     return ""
 
 
-def user_mention(conv: StorageConverter, user: etree._Element) -> str:
+def user_mention(conv: Converter, user: etree._Element) -> str:
     user_id = attr(user, "ri:account-id") or attr(user, "ri:userkey") or attr(user, "ri:username") or ""
     name = conv.context.user_name(user_id) if conv.context.user_name and user_id else None
     return "@" + md.escape_text(name or attr(user, "ri:username") or user_id or "unknown-user")
 
 
-def _link_body(conv: StorageConverter, link: etree._Element, depth: int) -> str:
+def _link_body(conv: Converter, link: etree._Element, depth: int) -> str:
     plain = first_child(link, "ac:plain-text-link-body")
     if plain is not None:
         return md.escape_text(md.collapse_spaces(text_of(plain)).strip())
@@ -92,14 +88,14 @@ def _link_body(conv: StorageConverter, link: etree._Element, depth: int) -> str:
     return ""
 
 
-def attachment_href(conv: StorageConverter, resource: etree._Element) -> str:
+def attachment_href(conv: Converter, resource: etree._Element) -> str:
     filename = attr(resource, "ri:filename") or ""
     if conv.context.attachment_url and first_child(resource, "ri:page") is None:
         return conv.context.attachment_url(filename)
     return quote(filename)
 
 
-def page_href(conv: StorageConverter, resource: etree._Element) -> str | None:
+def page_href(conv: Converter, resource: etree._Element) -> str | None:
     title = attr(resource, "ri:content-title") or ""
     space = attr(resource, "ri:space-key") or conv.context.space_key
     if not title:
@@ -114,7 +110,7 @@ def page_href(conv: StorageConverter, resource: etree._Element) -> str | None:
     return None
 
 
-def render_link(conv: StorageConverter, link: etree._Element, depth: int) -> str:
+def render_link(conv: Converter, link: etree._Element, depth: int) -> str:
     body = _link_body(conv, link, depth)
     resource = next((child for child in link if tag_name(child) in RESOURCE_TAGS), None)
     anchor = attr(link, "ac:anchor")
@@ -139,7 +135,7 @@ def render_link(conv: StorageConverter, link: etree._Element, depth: int) -> str
     return f"[{label}]({md.link_url(href + fragment)})"
 
 
-def render_image(conv: StorageConverter, image: etree._Element) -> str:
+def render_image(conv: Converter, image: etree._Element) -> str:
     resource = next((child for child in image if tag_name(child) in ("ri:attachment", "ri:url")), None)
     if resource is None:
         return ""
@@ -150,7 +146,7 @@ def render_image(conv: StorageConverter, image: etree._Element) -> str:
     return f"![{md.escape_text(md.collapse_spaces(label)).strip()}]({md.link_url(href)})" if href else ""
 
 
-def render_task_list(conv: StorageConverter, task_list: etree._Element, depth: int) -> str:
+def render_task_list(conv: Converter, task_list: etree._Element, depth: int) -> str:
     """``ac:task-list`` as ``- [ ]`` / ``- [x]`` items (nested task lists indented under their item)."""
     tasks = [task_list] if tag_name(task_list) == "ac:task" else [t for t in task_list if tag_name(t) == "ac:task"]
     items = []

@@ -10,16 +10,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lxml import etree
 
 from tenant_rag.export import markdown_text as md
+from tenant_rag.export.storage_context import Converter
 from tenant_rag.export.storage_elements import render_link
 from tenant_rag.export.storage_parse import attr, first_child, tag_name, text_of
-
-if TYPE_CHECKING:
-    from tenant_rag.export.storage_markdown import StorageConverter
 
 ALERTS = {"info": "NOTE", "tip": "TIP", "note": "IMPORTANT", "warning": "WARNING"}
 CODE_MACROS = {"code", "noformat", "plantuml", "mermaid", "mermaid-cloud", "sql", "sql-query", "html", "xml"}
@@ -77,7 +73,7 @@ def _plain_body(macro: etree._Element) -> str | None:
     return None
 
 
-def _rich_blocks(conv: StorageConverter, macro: etree._Element, depth: int) -> list[str]:
+def _rich_blocks(conv: Converter, macro: etree._Element, depth: int) -> list[str]:
     body = first_child(macro, "ac:rich-text-body")
     if body is not None:
         return conv.blocks(body, depth + 1)
@@ -86,7 +82,7 @@ def _rich_blocks(conv: StorageConverter, macro: etree._Element, depth: int) -> l
     return []
 
 
-def render_block_macro(conv: StorageConverter, macro: etree._Element, depth: int) -> list[str]:
+def render_block_macro(conv: Converter, macro: etree._Element, depth: int) -> list[str]:
     name = macro_name(macro)
     if name in CODE_MACROS:
         code = _plain_body(macro) or ""
@@ -125,7 +121,7 @@ def render_block_macro(conv: StorageConverter, macro: etree._Element, depth: int
     return []
 
 
-def render_inline_macro(conv: StorageConverter, macro: etree._Element, depth: int) -> str:
+def render_inline_macro(conv: Converter, macro: etree._Element, depth: int) -> str:
     name = macro_name(macro)
     if name == "status":
         title = parameter(macro, "title") or parameter(macro, "colour") or ""

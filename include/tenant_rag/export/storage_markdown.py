@@ -1,20 +1,27 @@
 """Confluence storage format (XHTML) -> clean Markdown, with lxml walking a real tree (no regexes for structure).
 
-Block elements become blank-line separated blocks; inline elements become text with Markdown markers. Confluence
-elements (links, images, emoticons, macros, task lists, layouts) are handled in :mod:`storage_elements` and
-:mod:`storage_macros`. :func:`storage_to_markdown` never raises: input it cannot read becomes plain text.
+Block elements become blank-line separated blocks; inline elements become text with Markdown markers. Tables,
+macros and Confluence's own elements (links, images, emoticons, task lists) are rendered by the functions of
+:mod:`storage_tables`, :mod:`storage_macros` and :mod:`storage_elements`, registered below by tag: the converter
+passes itself to them, and they know it only as :class:`storage_context.Converter`. :func:`storage_to_markdown`
+never raises: input it cannot read becomes plain text.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from tenant_rag.export import markdown_text as md
+from tenant_rag.export.storage_context import BlockRenderer, ConversionContext, InlineRenderer
+from tenant_rag.export.storage_elements import render_inline_element, render_task_list
+from tenant_rag.export.storage_macros import is_inline_macro, render_block_macro, render_inline_macro
 from tenant_rag.export.storage_parse import parse_storage, tag_name, text_of
+from tenant_rag.export.storage_tables import render_table
+
+__all__ = ["ConversionContext", "ConversionResult", "StorageConverter", "storage_to_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +42,19 @@ _SKIPPED = (
 )
 SKIP_TAGS = frozenset(_SKIPPED.split())
 
-
-@dataclass
-class ConversionContext:
-    """What the converter needs to know about the page it converts and the rest of the export."""
-
-    space_key: str = ""
-    resolve_page: Callable[[str, str], str | None] | None = None  # (space, title) -> relative link or None
-    site_url: str | None = None  # unresolved page links point at <site_url>/display/<space>/<title>
-    attachment_url: Callable[[str], str] | None = None  # file name -> URL
-    user_name: Callable[[str], str | None] | None = None  # account id / user key -> display name
+#: Block elements rendered outside this module, by tag.
+BLOCK_RENDERERS: dict[str, BlockRenderer] = {
+    "table": lambda conv, table, depth: [render_table(conv, table, depth)],
+    "ac:structured-macro": render_block_macro,
+    "ac:macro": render_block_macro,
+    "ac:task-list": lambda conv, tasks, depth: [render_task_list(conv, tasks, depth)],
+}
+#: Inline elements rendered outside this module, by tag; other ``ac:``/``ri:`` elements and ``time`` go to
+#: ``render_inline_element``.
+INLINE_RENDERERS: dict[str, InlineRenderer] = {
+    "ac:structured-macro": render_inline_macro,
+    "ac:macro": render_inline_macro,
+}
 
 
 @dataclass
@@ -85,8 +95,6 @@ class StorageConverter:
         if name in BLOCK_TAGS:
             return True
         if name in ("ac:structured-macro", "ac:macro"):
-            from tenant_rag.export.storage_macros import is_inline_macro
-
             return not is_inline_macro(element)
         return False
 
@@ -119,10 +127,9 @@ class StorageConverter:
             return [f"{'#' * HEADINGS[name]} {text}"]
         if name in ("ul", "ol"):
             return [self.list_block(element, depth)]
-        if name == "table":
-            from tenant_rag.export.storage_tables import render_table
-
-            return [render_table(self, element, depth)]
+        renderer = BLOCK_RENDERERS.get(name)
+        if renderer is not None:
+            return renderer(self, element, depth)
         if name == "blockquote":
             inner = "\n\n".join(self.blocks(element, depth))
             return [md.quote(inner)] if inner else []
@@ -136,14 +143,6 @@ class StorageConverter:
             return ["---"]
         if name == "dl":
             return self.definition_list(element, depth)
-        if name in ("ac:structured-macro", "ac:macro"):
-            from tenant_rag.export.storage_macros import render_block_macro
-
-            return render_block_macro(self, element, depth)
-        if name == "ac:task-list":
-            from tenant_rag.export.storage_elements import render_task_list
-
-            return [render_task_list(self, element, depth)]
         if name == "ac:adf-extension":
             fallback = next((c for c in element if tag_name(c) == "ac:adf-fallback"), None)
             return self.blocks(fallback if fallback is not None else element, depth)
@@ -234,9 +233,9 @@ class StorageConverter:
             src = element.get("src") or ""
             alt = md.escape_text(md.collapse_spaces(element.get("alt") or element.get("title") or "")).strip()
             return f"![{alt}]({md.link_url(src)})" if src else alt
+        if name in INLINE_RENDERERS:
+            return INLINE_RENDERERS[name](self, element, depth)
         if name.startswith(("ac:", "ri:")) or name == "time":
-            from tenant_rag.export.storage_elements import render_inline_element
-
             return render_inline_element(self, element, depth)
         if name in BLOCK_TAGS or name == "li":
             return " " + self.inline_children(element, depth) + " "

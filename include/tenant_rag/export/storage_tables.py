@@ -9,15 +9,11 @@ Block content inside a cell (paragraphs, lists) is joined with ``<br>``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from lxml import etree
 
 from tenant_rag.export import markdown_text as md
+from tenant_rag.export.storage_context import Converter
 from tenant_rag.export.storage_parse import tag_name
-
-if TYPE_CHECKING:
-    from tenant_rag.export.storage_markdown import StorageConverter
 
 MAX_SPAN = 100
 
@@ -48,7 +44,7 @@ def _align(cell: etree._Element) -> str:
     return ""
 
 
-def _cell_text(conv: StorageConverter, cell: etree._Element, depth: int) -> str:
+def _cell_text(conv: Converter, cell: etree._Element, depth: int) -> str:
     blocks = conv.blocks(cell, depth + 1)
     return "<br>".join(block.replace("\\\n", "<br>").replace("\n", "<br>") for block in blocks)
 
@@ -64,7 +60,7 @@ def _fill_pending(out: list[str], pending: dict[int, tuple[int, str]]) -> None:
         out.append(text)
 
 
-def render_table(conv: StorageConverter, table: etree._Element, depth: int) -> str:
+def render_table(conv: Converter, table: etree._Element, depth: int) -> str:
     conv.table_depth += 1
     try:
         return _render_table(conv, table, depth)
@@ -72,7 +68,7 @@ def render_table(conv: StorageConverter, table: etree._Element, depth: int) -> s
         conv.table_depth -= 1
 
 
-def _render_table(conv: StorageConverter, table: etree._Element, depth: int) -> str:
+def _render_table(conv: Converter, table: etree._Element, depth: int) -> str:
     grid: list[list[str]] = []
     header_flags: list[bool] = []
     aligns: dict[int, str] = {}

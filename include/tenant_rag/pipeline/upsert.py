@@ -26,10 +26,11 @@ from tenant_rag.pipeline.staging import ProgressCallback, Staging
 from tenant_rag.pipeline.stats import UpsertStats
 from tenant_rag.runs.options import RunOptions
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
 from tenant_rag.store.reader import iter_indexed_pages
 from tenant_rag.store.registry import claim
-from tenant_rag.store.schema import StoreNames, create_store, role_exists, store_names
+from tenant_rag.store.schema import create_store, role_exists, store_names
 from tenant_rag.store.writer import (
     ChunkRow,
     DocumentRow,

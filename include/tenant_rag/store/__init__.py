@@ -1,12 +1,17 @@
-"""One isolated pgvector store per customer: a Postgres schema named by the collection name.
+"""One isolated pgvector store per customer: a Postgres schema named by the collection name, and a login role.
 
-``schema`` creates and drops the schema, its tables and the roles that guard it; ``generations`` keeps the
-blue/green generations of the index; ``writer`` replaces pages atomically with binary COPY; ``search`` runs the
-vector, lexical and hybrid queries.
+- ``names``: ``StoreNames``, the schema, role and table identifiers of one store;
+- ``schema``: ``store_names`` (checked names for a customer), the DDL that creates and drops a store and its
+  generation tables, and the grants; ``roles``: the tenant roles and their limits; ``registry``: which customer
+  owns which schema and role; ``hardening``: what no tenant session may do in the database;
+- ``generations``: the blue/green generations of the index; ``writer`` and ``parallel_writer``: atomic page
+  replacement with binary COPY; ``reader``: admin-side reads for change detection and vector reuse;
+- ``search``, ``lexical_search``, ``hybrid_search``: vector, lexical and fused retrieval.
 """
 
 from __future__ import annotations
 
-from tenant_rag.store.schema import StoreNames, store_names
+from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import store_names
 
 __all__ = ["StoreNames", "store_names"]

@@ -18,9 +18,9 @@ from psycopg import sql
 
 from tenant_rag.config import RAGConfig
 from tenant_rag.embedding.factory import embedding_model_id
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.registry import lock_owner_row, lock_page_rows
 from tenant_rag.store.schema import (
-    StoreNames,
     create_generation_tables,
     create_search_indexes,
     drop_generation_tables,

@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 
 from tenant_rag.store.lexical_search import lexical_parents
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.search import Hit, vector_parents
 
 RRF_K = 60

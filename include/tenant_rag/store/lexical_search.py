@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.search import Hit
 
 _USER_SYNTAX = re.compile(r'"|(^|\s)-\w')

@@ -1,9 +1,9 @@
-"""Several page-batch writers at once: each batch is still one transaction (``replace_pages``), on its own connection.
+"""Several page-batch writers at once: each batch is one transaction (``replace_pages``) on its own connection.
 
 Writing is server-bound (the stored tsvector alone is ~60 % of a chunk row's cost), so a build or a large update
 spreads its batches over ``writers`` connections. Batches hold disjoint pages and each locks its own pages, so
 they commit independently and in any order; readers still see every page either old or new. With one writer the
-batches are written inline on the caller's connection, exactly as before.
+batches are written inline on the caller's connection (no thread, no second connection).
 
 ``add`` groups pages into batches of at most ``PAGES_PER_TRANSACTION`` pages, ``CHUNKS_PER_TRANSACTION`` chunks
 and ``BYTES_PER_TRANSACTION`` bytes of text and vectors (large pages make small batches). The queue in front of
@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.writer import PageRows, replace_pages
 
 log = logging.getLogger(__name__)

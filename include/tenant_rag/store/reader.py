@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag.db import ensure_vector_types
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from psycopg import sql
 from tenant_rag.errors import PermanentError
 
 if TYPE_CHECKING:
-    from tenant_rag.store.schema import StoreNames
+    from tenant_rag.store.names import StoreNames
 
 log = logging.getLogger(__name__)
 

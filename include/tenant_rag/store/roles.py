@@ -1,14 +1,15 @@
 """The database roles that enforce isolation: one login role per tenant, created idempotently, and nothing shared.
 
 Roles are cluster-wide, so creating one treats a role created before (or concurrently, by another process) as
-success, and dropping one tolerates privileges it still holds in other databases. ``tenant_rag_query``, the shared
-query login of earlier versions (a member of every tenant role, so one password opened every store), is dropped.
+success, and dropping one tolerates privileges it still holds in other databases. A shared query login
+``tenant_rag_query`` that is a member of every tenant role (one password would open every store) must not exist:
+creating a store drops it when it is there.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -16,9 +17,6 @@ from psycopg import sql
 
 from tenant_rag.db import tenant_password
 from tenant_rag.tenant_limits import tenant_limits
-
-if TYPE_CHECKING:
-    from tenant_rag.store.schema import StoreNames
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +33,25 @@ def create_role(conn: psycopg.Connection[Any], role: str, options: sql.Composabl
 
 
 def retire_gateway_role(conn: psycopg.Connection[Any]) -> None:
-    """Drop the shared query login of earlier versions: a member of every tenant role, so its one password opened
-    every store. Nothing uses it any more; a role this admin may not drop is kept and logged, never an error."""
+    """Drop the shared query login ``tenant_rag_query`` when it exists: a member of every tenant role, its one
+    password would open every store, and nothing logs in as it. A role this admin may not drop is kept and logged,
+    never an error."""
     try:
         drop_role(conn, RETIRED_GATEWAY_ROLE)
     except pg_errors.InsufficientPrivilege as exc:
         log.warning("could not drop the retired gateway role %s: %s", RETIRED_GATEWAY_ROLE, str(exc).strip())
 
 
-def set_login_password(conn: psycopg.Connection[Any], names: StoreNames) -> bool:
-    """Let the tenant role log in (the query path logs in as it) with the password derived from
+def set_login_password(conn: psycopg.Connection[Any], role: str) -> bool:
+    """Let the tenant ``role`` log in (the query path logs in as it) with the password derived from
     ``TENANT_RAG_TENANT_ROLE_SECRET`` and under the per-tenant limits (``apply_role_limits``); False when no secret
     is set (trust socket)."""
-    password = tenant_password(names.role)
-    login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(names.role))
+    password = tenant_password(role)
+    login = sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role))
     if password:
         login = login + sql.SQL(" PASSWORD {}").format(sql.Literal(password))
     conn.execute(login)
-    apply_role_limits(conn, names.role)
+    apply_role_limits(conn, role)
     return password is not None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -23,6 +22,7 @@ from tenant_rag.db import bulk_build_settings
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.store.hardening import harden_database
+from tenant_rag.store.names import GENERATION_KINDS, StoreNames
 from tenant_rag.store.registry import REGISTRY_SCHEMA, claim, owner_of, release
 from tenant_rag.store.roles import (
     RETIRED_GATEWAY_ROLE,
@@ -33,36 +33,10 @@ from tenant_rag.store.roles import (
 )
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-GENERATION_KINDS = ("documents", "parents", "chunks")
 
 
 class StoreError(TenantRagError):
     """A customer's store cannot be created, used or dropped; the message names the customer."""
-
-
-@dataclass(frozen=True)
-class StoreNames:
-    """The schema and role of one customer, and the quoted identifiers of its tables."""
-
-    customer_id: str
-    schema: str
-    role: str
-
-    def table(self, name: str) -> sql.Identifier:
-        return sql.Identifier(self.schema, name)
-
-    def gen_table(self, generation: int, kind: str) -> sql.Identifier:
-        if kind not in GENERATION_KINDS:
-            raise ValueError(f"unknown generation table {kind!r}; expected one of {GENERATION_KINDS}")
-        return sql.Identifier(self.schema, f"g{int(generation)}_{kind}")
-
-    @property
-    def meta(self) -> sql.Identifier:
-        return self.table("index_meta")
-
-    @property
-    def history(self) -> sql.Identifier:
-        return self.table("query_history")
 
 
 def store_names(config: CustomerConfig) -> StoreNames:
@@ -100,7 +74,7 @@ def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     harden_database(conn)
     retire_gateway_role(conn)
     create_role(conn, names.role, sql.SQL("LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE"))
-    set_login_password(conn, names)
+    set_login_password(conn, names.role)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
         conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))

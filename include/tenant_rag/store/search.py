@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag.db import set_local_role
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 
 MAX_EF_SEARCH = 1000
 # hnsw.ef_search grows with the store: chunks / EF_PER_CHUNKS, between MIN_EF_SEARCH and MAX_AUTO_EF_SEARCH (and

@@ -22,7 +22,7 @@ from psycopg.pq import Format
 
 from tenant_rag.db import ensure_vector_types
 from tenant_rag.store.generations import lock_pages
-from tenant_rag.store.schema import StoreNames
+from tenant_rag.store.names import StoreNames
 
 DOCUMENT_COLUMNS = (
     ("page_id", "text"),

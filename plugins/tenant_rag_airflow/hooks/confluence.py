@@ -37,6 +37,7 @@ class ConfluenceConnectionError(ConnectionConfigError):
 class ConfluenceHook(BaseHook):
     """Resolve ``confluence_conn_id`` into ``ConfluenceCredentials`` and a base URL for the exporter."""
 
+    # registered with Airflow (and labelled in the Connections form) by provider_info.CONFLUENCE_CONNECTION
     conn_name_attr = "confluence_conn_id"
     default_conn_name = CONFLUENCE_CONN_ID
     conn_type = "confluence"
@@ -46,22 +47,6 @@ class ConfluenceHook(BaseHook):
         super().__init__()
         self.confluence_conn_id = confluence_conn_id
         self.default_base_url = default_base_url
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {
-                "host": "Base URL",
-                "login": "E-mail (Cloud; empty for a Server PAT)",
-                "password": "API token (Cloud) or personal access token (Server/DC)",
-            },
-            "placeholders": {
-                "host": "https://acme.atlassian.net/wiki",
-                "login": "bot@acme.example",
-                "extra": '{"auth": "basic"}',
-            },
-        }
 
     @cached_property
     def connection(self) -> Connection:

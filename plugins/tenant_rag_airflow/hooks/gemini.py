@@ -9,7 +9,7 @@ or the local fake server in tests).
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -28,6 +28,7 @@ class MissingApiKeyError(ConnectionConfigError):
 
 
 class GeminiHook(BaseHook):
+    # registered with Airflow (and labelled in the Connections form) by provider_info.GEMINI_CONNECTION
     conn_name_attr = "gemini_conn_id"
     default_conn_name = GEMINI_CONN_ID
     conn_type = "google_genai"
@@ -36,14 +37,6 @@ class GeminiHook(BaseHook):
     def __init__(self, gemini_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.gemini_conn_id = gemini_conn_id
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"password": "API key", "host": "Endpoint (optional)"},
-            "placeholders": {"host": "https://generativelanguage.googleapis.com"},
-        }
 
     @cached_property
     def connection(self) -> Connection | None:

@@ -176,7 +176,7 @@ def test_make_ui_config_serves_the_airflow_cli_and_starts_in_order(
         wait_for(f"{DAG_ID} parsed by the dag-processor", parsed, timeout=240, interval=2)
         assert DAG_ID in {d["dag_id"] for d in _json_rows(cli("dags", "list", "-o", "json"))}
         cli(
-            "connections", "add", "confluence_acme", "--conn-type", "http",
+            "connections", "add", "confluence_acme", "--conn-type", "confluence",
             "--conn-host", "https://acme.atlassian.net/wiki", "--conn-login", "me@acme.com",
             "--conn-password", NEW_TOKEN,
         )  # fmt: skip

@@ -22,7 +22,8 @@ from tenant_rag.naming import generate_collection_name
 from tenant_rag.query import clear_shared_embedders
 from tenant_rag.rag_factory import RAGFactory
 from tenant_rag.store.generations import Target, register_target, signature_for
-from tenant_rag.store.schema import StoreNames, create_store, store_names
+from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import create_store, store_names
 
 KAFKA_PAGES = {
     "k1": (

@@ -15,6 +15,7 @@ import pytest
 from tenant_rag.db import DatabaseError, admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.pipeline import run_update
 from tenant_rag.store.generations import lock_pages, lock_store
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import (
     WRITERS_ENV,
     BatchLimits,
@@ -22,7 +23,6 @@ from tenant_rag.store.parallel_writer import (
     page_bytes,
     writers_from_env,
 )
-from tenant_rag.store.schema import StoreNames
 from tenant_rag.store.writer import replace_pages
 from tests.integration.rag.rag_core_support import (
     index_content,

@@ -14,8 +14,8 @@ from tenant_rag.documents import render_page
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.pipeline import run_update
 from tenant_rag.state import RAGStatus, load_state
+from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import BatchLimits, ParallelPageWriter
-from tenant_rag.store.schema import StoreNames
 from tenant_rag.store.writer import PageRows, replace_pages
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,

@@ -18,11 +18,10 @@ from tenant_rag.chunking import (
     ParentChunk,
     build_embed_text,
     chunk_page,
-    markdown_blocks,
-    split_sections,
 )
 from tenant_rag.config import RAGConfig
 from tenant_rag.documents import ExportedPage
+from tenant_rag.markdown_structure import markdown_blocks, split_sections
 
 WORDS = [
     "alpha",
