@@ -171,9 +171,11 @@ def labels_v1(names: list[str]) -> list[dict[str, str]]:
     return [{"prefix": "global", "name": n, "id": str(zlib.crc32(n.encode())), "label": n} for n in names]
 
 
-def offset_page(req: Request, path: str, items: list[dict[str, Any]], default: int = 25) -> Response:
-    """A v1 list with ``start``/``limit`` and a relative ``_links.next`` while more remain."""
-    limit, start = req.limit(default, 1000), int(req.one("start", "0") or 0)
+def offset_page(
+    req: Request, path: str, items: list[dict[str, Any]], default: int = 25, maximum: int = 1000
+) -> Response:
+    """A v1 list with ``start``/``limit`` (capped at ``maximum``) and a relative ``_links.next`` while more remain."""
+    limit, start = req.limit(min(default, maximum), maximum), int(req.one("start", "0") or 0)
     window = items[start : start + limit]
     params = {k: v for k, v in req.query.items() if k != "start"}
     links = {"base": req.base, "context": req.context, "self": req.base + relative_url(V1 + path, params)}
@@ -182,9 +184,9 @@ def offset_page(req: Request, path: str, items: list[dict[str, Any]], default: i
     return Response(200, {"results": window, "start": start, "limit": limit, "size": len(window), "_links": links})
 
 
-def cursor_page(req: Request, path: str, items: list[dict[str, Any]]) -> Response:
+def cursor_page(req: Request, path: str, items: list[dict[str, Any]], maximum: int = 250) -> Response:
     """A v2 ``MultiEntityResult`` with an opaque cursor in ``_links.next`` and the ``Link`` header."""
-    limit = req.limit()
+    limit = req.limit(min(25, maximum), maximum)
     cursor = req.one("cursor")
     start = int(decode_cursor(cursor).get("o", 0)) if cursor else 0
     payload: dict[str, Any] = {"results": items[start : start + limit], "_links": {"base": req.base}}
@@ -222,7 +224,7 @@ def handle_v1(req: Request, path: str, page: Page, rest: list[str]) -> Response 
         chosen = sorted((c for c in comments if c.location in locations), key=lambda c: (len(c.page_id), c.page_id))
         return offset_page(req, path, [comment_v1(req, c, expand) for c in chosen])
     if rest == ["label"]:
-        return offset_page(req, path, labels_v1(sorted(page.labels)), default=200)
+        return offset_page(req, path, labels_v1(sorted(page.labels)), 200, req.site.label_page_size)
     return None
 
 
@@ -236,7 +238,7 @@ def handle_v2(req: Request, path: str, page: Page, rest: list[str]) -> Response 
     if rest == ["labels"]:
         from tenant_rag_devtools.confluence_server.api_v2 import labels_v2
 
-        return cursor_page(req, path, labels_v2(page))
+        return cursor_page(req, path, labels_v2(page), min(250, req.site.label_page_size))
     return None
 
 

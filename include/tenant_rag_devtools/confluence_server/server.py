@@ -242,7 +242,7 @@ class FakeConfluence:
         if not self.authorized(auth_header):
             return error(401, "Unauthorized: missing or invalid credentials")
         segments = path.split("/")
-        single = "pages" in segments or "content" in segments
+        single = "pages" in segments or "content" in segments or "attachments" in segments  # downloads too
         for page_id, status in self.broken_pages.items():
             if page_id in segments and single:
                 return error(status, f"page {page_id} is broken on purpose")

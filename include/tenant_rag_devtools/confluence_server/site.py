@@ -117,7 +117,7 @@ class Site:
     folders: dict[str, Folder] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
     comments: dict[str, Comment] = field(default_factory=dict)
-    label_page_size: int = 200  # labels embedded in a page answer (v1; v2 embeds at most 50); the rest are paged
+    label_page_size: int = 200  # labels embedded in a page answer (v2: at most 50) and the most a label page holds
     next_page_id: int = 327681
     next_space_id: int = 98305
 
