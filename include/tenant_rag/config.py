@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -68,6 +68,32 @@ def _check_space_keys(keys: list[str]) -> list[str]:
     return keys
 
 
+AttachmentType = Literal["pdf", "docx", "pptx", "xlsx", "csv", "txt", "md", "drawio"]
+ATTACHMENT_TYPES: Final = get_args(AttachmentType)
+
+
+class AttachmentsConfig(_Model):
+    """Which files attached to pages are exported as their own documents (their text, tied to the page)."""
+
+    enabled: bool = True
+    types: list[AttachmentType] = Field(
+        default_factory=lambda: list(get_args(AttachmentType)),
+        description=f"file types whose text is exported; any of {', '.join(ATTACHMENT_TYPES)}",
+    )
+    max_size_mb: float = Field(25.0, gt=0, le=1024, description="larger files are skipped (and reported)")
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("attachment types must not repeat")
+        return value
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_size_mb * 1024 * 1024)
+
+
 class ConfluenceExportConfig(_Model):
     """Export from Confluence Cloud (REST v2 + CQL) or Server/Data Center (REST v1)."""
 
@@ -89,6 +115,8 @@ class ConfluenceExportConfig(_Model):
     )
     request_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_retries: int = Field(5, ge=0, le=20)
+    attachments: AttachmentsConfig = AttachmentsConfig()
+    include_comments: bool = Field(False, description="index each page's footer comments with the page")
 
     @field_validator("base_url")
     @classmethod

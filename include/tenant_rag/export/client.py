@@ -2,8 +2,10 @@
 
 Both offer the same small surface the exporter needs: find a space, list its pages without bodies (id, title,
 parent, version), search page ids with CQL, fetch one page with its storage body and labels, and look up a user's
-display name and the indexing user's time zone. Pagination follows ``_links.next`` (cursor or offset, relative to
-the site) or the ``Link`` header, asking every page for the configured size again (the HTTP layer caps it).
+display name and the indexing user's time zone (attachments, comments and Cloud folders: :mod:`page_children`).
+Pagination follows ``_links.next`` (cursor or offset, relative to the site) or the ``Link`` header, asking every
+page for the configured size again (the HTTP layer caps it). A page's labels beyond the first embedded page are
+paged through.
 
 A page that cannot be read raises a ``PageUnreadableError`` subclass: 403 ``PageForbiddenError``, 404
 ``PageNotFoundError``, an answer without ``body.storage`` ``PageBodyMissingError``.
@@ -31,6 +33,7 @@ from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSum
 from tenant_rag.urls import public_url
 
 log = logging.getLogger(__name__)
+TREE_PARENTS = ("page", "folder", "whiteboard", "database", "embed")  # v2 ``ParentContentType``
 
 
 class SpaceMissing(LookupError):
@@ -42,6 +45,13 @@ def next_link(payload: dict[str, Any], links: Mapping[str | None, Mapping[str, s
     (``links`` is httpx's parsed ``Response.links``)."""
     link = (payload.get("_links") or {}).get("next") or (links.get("next") or {}).get("url")
     return str(link) if link else None
+
+
+def tree_parent(item: dict[str, Any]) -> str | None:
+    """A v2 item's parent in the page tree: a page, or a folder/whiteboard/database/embed (see ``TREE_PARENTS``)."""
+    if item.get("parentId") and item.get("parentType", "page") in TREE_PARENTS:
+        return str(item["parentId"])
+    return None
 
 
 def storage_of(item: dict[str, Any], page_id: str) -> str:
@@ -207,13 +217,12 @@ class CloudClient(ConfluenceClient):
             yield PageSummary(
                 page_id=str(item["id"]),
                 title=str(item.get("title") or ""),
-                parent_id=str(item["parentId"])
-                if item.get("parentId") and item.get("parentType", "page") == "page"
-                else None,
+                parent_id=tree_parent(item),
                 version=int(version.get("number") or 0),
                 space_key=space.key,
                 status=str(item.get("status") or "current"),
                 last_modified=parse_time(version.get("createdAt")),
+                parent_type=str(item.get("parentType") or "page"),
             )
 
     def get_page(self, page_id: str, space: SpaceInfo) -> PageContent:
@@ -230,9 +239,7 @@ class CloudClient(ConfluenceClient):
             page_id=str(item["id"]),
             title=str(item.get("title") or ""),
             space_key=space.key,
-            parent_id=str(item["parentId"])
-            if item.get("parentId") and item.get("parentType", "page") == "page"
-            else None,
+            parent_id=tree_parent(item),
             version=int(version.get("number") or 0),
             last_modified=parse_time(version.get("createdAt")),
             storage=storage_of(item, page_id),
@@ -290,7 +297,11 @@ class ServerClient(ConfluenceClient):
     def get_page(self, page_id: str, space: SpaceInfo) -> PageContent:
         params = {"expand": "body.storage,version,ancestors,metadata.labels"}
         item = _read(self, page_id, f"{self.v1}/content/{page_id}", params)
-        labels = ((item.get("metadata") or {}).get("labels") or {}).get("results") or []
+        embedded = (item.get("metadata") or {}).get("labels") or {}
+        labels = embedded.get("results") or []
+        limit, size = int(embedded.get("limit") or 0), int(embedded.get("size") or len(labels))
+        if (embedded.get("_links") or {}).get("next") or (limit and size >= limit):  # only the first page came
+            labels = list(self.paginate(f"{self.v1}/content/{page_id}/label", {"start": 0, "limit": 200}))
         ancestors = item.get("ancestors") or []
         links = item.get("_links") or {}
         version = item.get("version") or {}

@@ -40,6 +40,10 @@ class RetryBudgetExhaustedError(ConfluenceHTTPError):
     """The run's total retry budget is spent: the site is too unhealthy to keep retrying."""
 
 
+class DownloadTooLargeError(ConfluenceHTTPError):
+    """A download (an attachment) is larger than the configured limit; it is not read to the end."""
+
+
 class ConfluenceForbiddenError(ConfluenceAuthError):
     """403: the credentials are valid but may not read this resource (for one page: a restricted page)."""
 

@@ -1,10 +1,11 @@
 """``export_customer``: mirror a customer's Confluence spaces into ``<customer>/exports/<space>/`` as Markdown.
 
-One run = plan (id-only listings, scope, layout, CQL window) -> fetch and convert the pages that need it (a few
-threads, files written as results arrive) -> move pages whose place in the tree changed -> delete what no longer
-exists -> save the manifest. A listed page that cannot be read (403, 404, a server error that outlasts the
-retries, an answer without a body) is recorded and the run goes on; see :mod:`unreadable` for what happens to
-each. A missing space, bad credentials (401) or a failing listing stop the run with a clear error.
+One run = plan (id-only listings, scope, layout, CQL window, attachment and comment listings) -> fetch and convert
+the pages that need it (a few threads, files written as results arrive; footer comments appended when enabled) ->
+bring the pages' attachment documents up to date (see :mod:`attachments`) -> move pages whose place in the tree
+changed -> delete what no longer exists -> save the manifest. A listed page that cannot be read (403, 404, a server
+error that outlasts the retries, an answer without a body) is recorded and the run goes on; see :mod:`unreadable`
+for what happens to each. A missing space, bad credentials (401) or a failing listing stop the run with a clear error.
 
 Incremental runs write CQL dates in the indexing user's time zone, read from the site (``timeZone`` of the
 current user); ``export.site_timezone`` is the fallback when the site does not say, and a warning when it
@@ -25,9 +26,11 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from tenant_rag.config import ConfluenceExportConfig, CustomerConfig
+from tenant_rag.config import AttachmentsConfig, ConfluenceExportConfig, CustomerConfig
 from tenant_rag.export import cql
+from tenant_rag.export.attachments import export_attachments
 from tenant_rag.export.client import ConfluenceClient, SpaceMissing, make_client
+from tenant_rag.export.comments import comments_markdown
 from tenant_rag.export.errors import (
     ConfluenceAuthError,
     ConfluenceHTTPError,
@@ -40,6 +43,7 @@ from tenant_rag.export.http import RetryPolicy
 from tenant_rag.export.manifest import ExportManifest, ManifestEntry
 from tenant_rag.export.models import ConfluenceCredentials
 from tenant_rag.export.moves import PreparedMoves, apply_tree_changes, clear_case_rename, prepare_moves
+from tenant_rag.export.page_children import footer_comments
 from tenant_rag.export.planning import SpacePlan, choose_fetches, plan_space, title_map
 from tenant_rag.export.storage_markdown import ConversionContext, storage_to_markdown
 from tenant_rag.export.unreadable import Unreadable
@@ -94,10 +98,14 @@ def _fetch_and_write(
         user_name=client.user_name,
     )
     result = storage_to_markdown(page.storage, context)
+    body = result.markdown
+    if plan.comments is not None:
+        section = comments_markdown(footer_comments(client, page_id), context)
+        body = f"{body.rstrip()}\n\n{section}\n" if section else body
     crumbs = plan.breadcrumbs(page_id)
     meta = page_meta(page, crumbs)
     clear_case_rename(moves, plan.space.key, page_id, rel, export_root)
-    written = write_page(export_root, rel, meta, result.markdown)
+    written = write_page(export_root, rel, meta, body)
     entry = ManifestEntry(
         page_id=page_id,
         version=page.version,
@@ -108,6 +116,7 @@ def _fetch_and_write(
         breadcrumbs=crumbs,
         labels=list(page.labels),
         links=sorted([space, title, links.get((space, title), "")] for space, title in result.page_links),
+        comments=plan.comment_signature(page_id),
     )
     return entry, written
 
@@ -209,7 +218,7 @@ def export_customer(
                     config.customer_id,
                     extra["pages_outside_window"],
                 )
-        stats = _run(client, plans, manifest, export_root, progress, workers)
+        stats = _run(client, plans, manifest, export_root, progress, workers, export.attachments)
     finally:
         client.close()
     stats.update(extra)
@@ -223,7 +232,7 @@ def export_customer(
     log.info(
         "customer %s export: %s",
         config.customer_id,
-        {k: v for k, v in stats.items() if k not in ("errors", "unreadable")},
+        {k: v for k, v in stats.items() if k not in ("errors", "unreadable", "attachments_failed")},
     )
     return stats
 
@@ -235,6 +244,7 @@ def _run(
     export_root: Path,
     progress: Callable[[int, int], None] | None,
     workers: int,
+    attachments: AttachmentsConfig,
 ) -> dict[str, Any]:
     links = title_map(plans, manifest)
     fresh: dict[str, ManifestEntry] = {}  # page id -> entry for pages fetched and written in this run
@@ -279,7 +289,14 @@ def _run(
         raise
     pool.shutdown(wait=True)
     unreadable.confirm_not_found(client)
-    stats.update(apply_tree_changes(plans, manifest, export_root, fresh, unreadable.gone, moves))
+
+    def alive(plan: SpacePlan, page_id: str) -> bool:
+        known = page_id in fresh or page_id in moves.old[plan.space.key]
+        return known and page_id in plan.scope and page_id not in unreadable.gone
+
+    keep, attachment_stats = export_attachments(client, plans, manifest, export_root, alive, attachments, workers)
+    stats.update(apply_tree_changes(plans, manifest, export_root, fresh, unreadable.gone, moves, keep))
+    stats.update(attachment_stats)
     manifest.unreadable.update(unreadable.by_space(plans))
     manifest.save()
     stats["errors"] = errors[:MAX_ERRORS_REPORTED]

@@ -27,6 +27,7 @@ from tenant_rag.export.errors import (
     ConfluenceAuthError,
     ConfluenceForbiddenError,
     ConfluenceHTTPError,
+    DownloadTooLargeError,
     RetryBudgetExhaustedError,
 )
 
@@ -207,6 +208,29 @@ class HttpClient:
         Returns the decoded payload and the response (for its headers and ``links``). 401 raises
         ``ConfluenceAuthError``, 403 its subclass ``ConfluenceForbiddenError``; neither is retried.
         """
+        return self._get(url, params, _json_body, {})
+
+    def get_bytes(self, url: str, *, max_bytes: int) -> bytes:
+        """GET a file (an attachment download) with the same retries; a body larger than ``max_bytes`` raises
+        ``DownloadTooLargeError`` as soon as it is, without reading the rest."""
+
+        def read(response: httpx.Response) -> bytes:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise DownloadTooLargeError(f"{url} is {declared} bytes, over {max_bytes}", url=url, status=None)
+            data = bytearray()
+            for block in response.iter_bytes():
+                data += block
+                if len(data) > max_bytes:
+                    raise DownloadTooLargeError(f"{url} is over {max_bytes} bytes", url=url, status=None)
+            return bytes(data)
+
+        body, _ = self._get(url, None, read, {"Accept": "*/*"})
+        return bytes(body)
+
+    def _get(
+        self, url: str, params: dict[str, Any] | None, read: Callable[[httpx.Response], Any], headers: dict[str, str]
+    ) -> tuple[Any, httpx.Response]:
         params = dict(params or {})
         attempt = 0
         server_errors = 0
@@ -215,23 +239,26 @@ class HttpClient:
             with self._lock:
                 self.requests += 1
             wait: float | None = None
-            try:
-                response = self._client.get(url, params=params or None)  # {} would drop the query
+            status: int | None = None
+            try:  # {} would drop the query
+                with self._client.stream("GET", url, params=params or None, headers=headers) as response:
+                    status = response.status_code
+                    if status < 400:
+                        try:
+                            payload = read(response)
+                        except ValueError:
+                            problem = "response is not JSON"
+                        else:
+                            self._grow(url, params)
+                            return payload, response
+                    else:
+                        response.read()
+                        problem = f"HTTP {status}: {response.text[:200]}"
             except httpx.TransportError as exc:  # connection refused/reset/dropped, timeouts
                 problem = f"{type(exc).__name__}: {exc}"
                 status = None
             else:
-                status = response.status_code
-                if status < 400:
-                    try:
-                        payload = response.json()
-                    except ValueError:
-                        problem = "response is not JSON"
-                    else:
-                        self._grow(url, params)
-                        return payload, response
-                else:
-                    problem = f"HTTP {status}: {response.text[:200]}"
+                assert status is not None
                 if status == 403:
                     message = f"{problem} for {response.url}"
                     raise ConfluenceForbiddenError(message, url=str(response.url), status=status)
@@ -255,3 +282,8 @@ class HttpClient:
             log.info("retrying %s in %.2fs after %s", url, delay, problem)
             self._sleep(delay)
             attempt += 1
+
+
+def _json_body(response: httpx.Response) -> Any:
+    response.read()
+    return response.json()

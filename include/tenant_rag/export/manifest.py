@@ -1,7 +1,8 @@
 """The export manifest, ``<customer>/cache/export_manifest.json``: what the export tree holds, per space.
 
 Page id -> version, path (relative to ``exports/``), last modified, title, parent, breadcrumbs, labels and the
-pages its body links to; plus, per space, the pages the last run could not read (``unreadable``: id, title,
+pages its body links to and the comments it holds; per space, the attachments (id, page, version, size, type, the
+document or why there is none); plus, per space, the pages the last run could not read (``unreadable``: id, title,
 HTTP status, reason and what was done with the page). Re-runs skip pages whose version did not change; a changed
 link target or ancestor re-renders the pages that depend on it. Written atomically. A missing or unreadable
 manifest is rebuilt from the front matter of the files in the export tree, so losing it never forces a full
@@ -35,11 +36,33 @@ class ManifestEntry:
     breadcrumbs: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     links: list[list[str]] = field(default_factory=list)  # [space key, title, path it resolved to or ""]
+    comments: list[str] = field(default_factory=list)  # "comment id:version" of the comments the file holds
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ManifestEntry:
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
         return cls(**known)
+
+
+@dataclass
+class AttachmentEntry:
+    """One attachment of an exported page. ``path`` is its document (None when no text could be read: the
+    ``reason`` says why, and the same version is not downloaded again)."""
+
+    attachment_id: str
+    page_id: str
+    version: int
+    file_name: str
+    file_size: int | None = None
+    media_type: str = ""
+    path: str | None = None
+    reason: str | None = None
+    title: str = ""  # the document's title and breadcrumbs, rewritten when the page's change
+    breadcrumbs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttachmentEntry:
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,7 @@ class ExportManifest:
     spaces: dict[str, dict[str, ManifestEntry]] = field(default_factory=dict)
     converter_version: int = CONVERTER_VERSION
     unreadable: dict[str, list[UnreadablePage]] = field(default_factory=dict)  # space key -> last run's findings
+    attachments: dict[str, dict[str, AttachmentEntry]] = field(default_factory=dict)  # space -> attachment id -> entry
 
     def space(self, key: str) -> dict[str, ManifestEntry]:
         return self.spaces.setdefault(key, {})
@@ -89,6 +113,11 @@ class ExportManifest:
                 },
                 "unreadable": {
                     key: [asdict(page) for page in pages] for key, pages in sorted(self.unreadable.items()) if pages
+                },
+                "attachments": {
+                    key: {att_id: asdict(entry) for att_id, entry in sorted(entries.items())}
+                    for key, entries in sorted(self.attachments.items())
+                    if entries
                 },
             },
         )
@@ -107,7 +136,11 @@ class ExportManifest:
                 key: [UnreadablePage.from_json(item) for item in items]
                 for key, items in (raw.get("unreadable") or {}).items()
             }
-            return cls(path, spaces, int(raw.get("converter_version", 0)), unreadable)
+            attachments = {
+                key: {att_id: AttachmentEntry.from_json(entry) for att_id, entry in entries.items()}
+                for key, entries in (raw.get("attachments") or {}).items()
+            }
+            return cls(path, spaces, int(raw.get("converter_version", 0)), unreadable, attachments)
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -125,6 +158,19 @@ class ExportManifest:
                 log.warning("ignoring %s while rebuilding the export manifest: %s", file, exc)
                 continue
             if page.page_id.startswith("path:") or page.version is None:
+                continue
+            if page.extra.get("attachment_of"):
+                manifest.attachments.setdefault(page.space_key, {})[page.page_id] = AttachmentEntry(
+                    attachment_id=page.page_id,
+                    page_id=str(page.extra["attachment_of"]),
+                    version=page.version,
+                    file_name=str(page.extra.get("file_name") or ""),
+                    file_size=page.extra.get("file_size"),
+                    media_type=str(page.extra.get("media_type") or ""),
+                    path=page.rel_path,
+                    title=page.title,
+                    breadcrumbs=list(page.breadcrumbs),
+                )
                 continue
             manifest.space(page.space_key)[page.page_id] = ManifestEntry(
                 page_id=page.page_id,

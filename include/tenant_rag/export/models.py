@@ -36,6 +36,40 @@ class PageSummary:
     space_key: str
     status: str = "current"
     last_modified: datetime | None = None
+    parent_type: str = "page"  # Cloud: page, folder, whiteboard, database or embed
+
+
+@dataclass(frozen=True)
+class TreeContainer:
+    """A Cloud folder (or whiteboard, database, embed) pages sit under: part of the tree, never exported."""
+
+    container_id: str
+    kind: str
+    title: str
+    parent_id: str | None
+    parent_type: str | None
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """One file attached to a page, from the space's attachment listing (no download yet)."""
+
+    attachment_id: str
+    page_id: str
+    file_name: str
+    version: int
+    media_type: str
+    file_size: int | None
+    download_url: str
+    last_modified: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    comment_id: str
+    author: str | None
+    created: datetime | None
+    storage: str
 
 
 @dataclass(frozen=True)

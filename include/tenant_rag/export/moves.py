@@ -51,7 +51,10 @@ def apply_tree_changes(
     fresh: dict[str, ManifestEntry],
     gone: set[str],
     prepared: PreparedMoves,
+    keep: dict[str, set[str]] | None = None,
 ) -> dict[str, int]:
+    """Move, keep or drop each page; then sweep files no page (nor ``keep[space]``, the attachment documents)
+    owns."""
     moved = unchanged = deleted = 0
     for plan in plans:
         key = plan.space.key
@@ -86,6 +89,6 @@ def apply_tree_changes(
             moved += 1
         alive = plan.scope - gone
         deleted += sum(1 for page_id in old if page_id not in alive)
-        sweep(export_root, key, {entry.path for entry in entries.values()})
+        sweep(export_root, key, {entry.path for entry in entries.values()} | (keep or {}).get(key, set()))
         manifest.spaces[key] = entries
     return {"pages_unchanged": unchanged, "pages_moved": moved, "pages_deleted": deleted}

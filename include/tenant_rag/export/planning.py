@@ -5,7 +5,12 @@ Fetch rules (both modes skip a page whose version and title the manifest already
   tree lacks altogether. The id-only listing is the truth: a page edited, renamed or moved outside the CQL
   ``lastmodified`` window, or restored from the trash with its old modification time, is still fetched;
 - full: also every page when the converter changed;
-- either mode: pages that link to a page whose exported path changed, so their relative links stay right.
+- either mode: pages that link to a page whose exported path changed, so their relative links stay right;
+- with ``export.include_comments``: pages whose comments (ids and versions, one CQL listing per space) differ from
+  those their file holds; turning comments off re-renders the pages that hold some.
+
+On Cloud, pages under a folder (or whiteboard, database, embed) keep it as their parent: the containers are read
+(v2 ``folders/{id}``...) and take part in paths and breadcrumbs without being exported themselves.
 
 The incremental CQL window (dates in the indexing user's time zone) is still queried and logged: pages the listing
 shows changed but the window did not return are counted (``outside_window``), a sign of a wrong time zone or an
@@ -24,7 +29,8 @@ from tenant_rag.export import cql
 from tenant_rag.export.client import ConfluenceClient
 from tenant_rag.export.layout import TreeNode, breadcrumbs, plan_paths
 from tenant_rag.export.manifest import ExportManifest, ManifestEntry
-from tenant_rag.export.models import PageSummary, SpaceInfo
+from tenant_rag.export.models import AttachmentInfo, PageSummary, SpaceInfo, TreeContainer
+from tenant_rag.export.page_children import comment_versions, get_container, list_attachments
 
 
 @dataclass
@@ -37,6 +43,9 @@ class SpacePlan:
     window_ids: set[str] | None = None
     fetch: list[str] = field(default_factory=list)
     outside_window: int = 0  # fetched because the listing shows a change the CQL window did not return
+    containers: dict[str, TreeContainer] = field(default_factory=dict)  # Cloud folders etc. above listed pages
+    attachments: list[AttachmentInfo] | None = None  # None: attachments are not exported
+    comments: dict[str, list[str]] | None = None  # page id -> "comment id:version"; None: comments are off
 
     _titles: dict[str, str] = field(init=False, repr=False)
     _parents: dict[str, str | None] = field(init=False, repr=False)
@@ -44,16 +53,22 @@ class SpacePlan:
     def __post_init__(self) -> None:  # built once, before worker threads read them
         self._titles = {pid: page.title for pid, page in self.listing.items()}
         self._parents = {pid: page.parent_id for pid, page in self.listing.items()}
+        for cid, container in self.containers.items():
+            self._titles.setdefault(cid, container.title)
+            self._parents.setdefault(cid, container.parent_id)
 
     def breadcrumbs(self, page_id: str) -> list[str]:
         return breadcrumbs(page_id, self._titles, self._parents)
 
+    def comment_signature(self, page_id: str) -> list[str]:
+        return (self.comments or {}).get(page_id, [])
 
-def _descendants(root_id: str, listing: dict[str, PageSummary]) -> set[str]:
+
+def _descendants(root_id: str, parents: dict[str, str | None]) -> set[str]:
     children: dict[str, list[str]] = {}
-    for page in listing.values():
-        if page.parent_id:
-            children.setdefault(page.parent_id, []).append(page.page_id)
+    for node_id, parent_id in parents.items():
+        if parent_id:
+            children.setdefault(parent_id, []).append(node_id)
     found, stack = {root_id}, [root_id]
     while stack:
         for child in children.get(stack.pop(), []):
@@ -73,20 +88,47 @@ def plan_space(
     """List the space and decide its scope; ``zone`` is the time zone the window's CQL dates are written in."""
     statuses = ["current", "archived"] if config.include_archived else ["current"]
     listing = {page.page_id: page for page in client.list_pages(space, statuses)}
+    containers = _containers(client, listing)
+    parents = {pid: page.parent_id for pid, page in listing.items()}
+    parents.update({cid: container.parent_id for cid, container in containers.items()})
     scope = set(listing)
     if config.ancestor_id:
-        scope = _descendants(config.ancestor_id, listing) if config.ancestor_id in listing else set()
+        scope = _descendants(config.ancestor_id, parents) & set(listing) if config.ancestor_id in listing else set()
     extra = f"({config.cql})" if config.cql else None
     labels = cql.label_scope(config.include_labels, config.exclude_labels)
     if labels or extra:
         scope &= set(client.search_ids(cql.combine(cql.space_pages(space.key), labels, extra)))
     nodes = [TreeNode(page.page_id, page.title, page.parent_id) for page in listing.values()]
-    paths = {page_id: f"{space.key}/{rel}" for page_id, rel in plan_paths(nodes).items()}
-    plan = SpacePlan(space=space, listing=listing, scope=scope, paths=paths, statuses=statuses)
+    nodes += [TreeNode(c.container_id, c.title, c.parent_id) for c in containers.values()]
+    paths = {node_id: f"{space.key}/{rel}" for node_id, rel in plan_paths(nodes).items() if node_id in listing}
+    plan = SpacePlan(space=space, listing=listing, scope=scope, paths=paths, statuses=statuses, containers=containers)
+    if config.attachments.enabled:
+        plan.attachments = list_attachments(client, space)
+    if config.include_comments:
+        plan.comments = comment_versions(client, space)
     if window is not None:
         query = cql.combine(cql.space_pages(space.key), cql.window_clause(window[0], window[1], zone), extra)
         plan.window_ids = set(client.search_ids(query))
     return plan
+
+
+def _containers(client: ConfluenceClient, listing: dict[str, PageSummary]) -> dict[str, TreeContainer]:
+    """The folders (whiteboards, databases, embeds) above listed pages, each read once, up to the top."""
+    found: dict[str, TreeContainer] = {}
+    wanted = [(p.parent_type, p.parent_id) for p in listing.values() if p.parent_id and p.parent_type != "page"]
+    missing: set[str] = set()
+    while wanted:
+        kind, container_id = wanted.pop()
+        if not container_id or container_id in found or container_id in missing or container_id in listing:
+            continue
+        container = get_container(client, kind, container_id)
+        if container is None:
+            missing.add(container_id)
+            continue
+        found[container_id] = container
+        if container.parent_id and container.parent_type and container.parent_type != "page":
+            wanted.append((container.parent_type, container.parent_id))
+    return found
 
 
 def title_map(plans: list[SpacePlan], manifest: ExportManifest) -> dict[tuple[str, str], str]:
@@ -130,7 +172,8 @@ def choose_fetches(plans: list[SpacePlan], manifest: ExportManifest, export_root
             entry = known.get(page_id)
             missing = entry is None or not (export_root / entry.path).is_file()
             changed = _changed(entry, page, full, stale_converter)
-            if missing or changed or _links_moved(entry, targets):
+            comments_changed = entry is not None and entry.comments != plan.comment_signature(page_id)
+            if missing or changed or comments_changed or _links_moved(entry, targets):
                 fetch.append(page_id)
             if entry is not None and changed and plan.window_ids is not None and page_id not in plan.window_ids:
                 plan.outside_window += 1

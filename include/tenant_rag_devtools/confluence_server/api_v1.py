@@ -1,6 +1,7 @@
 """Confluence REST v1 on the local server (Cloud under ``/wiki/rest/api``, Server/DC under ``/rest/api``).
 
-``content`` (offset pagination), ``content/{id}``, ``content/search`` (CQL in the user's time zone; cursor ``next``
+``content`` (offset pagination), ``content/{id}`` (its ``child/attachment``, ``child/comment`` and ``label`` in
+:mod:`children`), ``content/search`` (pages, attachments and comments) (CQL in the user's time zone; cursor ``next``
 links on Cloud, offset on Server), ``space/{key}``, ``user`` and ``user/current`` (Cloud adds ``timeZone``).
 Content objects carry what the recorded Cloud responses carry: ``id``,
 ``type``, ``status``, ``title``, and for each ``expand`` asked for (``space``, ``version``, ``ancestors``,
@@ -9,10 +10,10 @@ Content objects carry what the recorded Cloud responses carry: ``id``,
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tenant_rag_devtools.confluence_server import children
 from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql
 from tenant_rag_devtools.confluence_server.responses import (
     ApiError,
@@ -25,7 +26,7 @@ from tenant_rag_devtools.confluence_server.responses import (
     tinyui,
     webui,
 )
-from tenant_rag_devtools.confluence_server.site import Page, Space
+from tenant_rag_devtools.confluence_server.site import Attachment, Comment, Page, Site, Space
 
 V1 = "/rest/api"
 _EXPANDABLE = (
@@ -44,7 +45,7 @@ _EXPANDABLE = (
 )
 
 
-def _user(req: Request, account_id: str) -> dict[str, Any]:
+def user_json(req: Request, account_id: str) -> dict[str, Any]:
     name = req.site.users.get(account_id, "Demo Author")
     user = {
         "type": "known",
@@ -62,7 +63,7 @@ def _user(req: Request, account_id: str) -> dict[str, Any]:
 
 def _current_user(req: Request) -> dict[str, Any]:
     """``GET user/current``: the account the credentials belong to; Cloud's ``User`` carries ``timeZone``."""
-    user = _user(req, "557058:indexing-user" if req.flavor == "cloud" else "indexer")
+    user = user_json(req, "557058:indexing-user" if req.flavor == "cloud" else "indexer")
     user.update(displayName="Indexing User", publicName="Indexing User")
     user["_links"]["self"] = f"{req.base}{V1}/user/current"
     if req.flavor == "cloud":
@@ -100,10 +101,14 @@ def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
     if "space" in expand:
         item["space"] = space_json(req, site.spaces[page.space_key])
     if "history" in expand:
-        item["history"] = {"latest": True, "createdBy": _user(req, page.author_id), "createdDate": iso(page.created_at)}
+        item["history"] = {
+            "latest": True,
+            "createdBy": user_json(req, page.author_id),
+            "createdDate": iso(page.created_at),
+        }
     if "version" in expand:
         item["version"] = {
-            "by": _user(req, page.author_id),
+            "by": user_json(req, page.author_id),
             "when": iso(page.last_modified),
             "friendlyWhen": "",
             "message": "",
@@ -131,17 +136,19 @@ def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
                 "embeddedContent": [],
                 "_expandable": {"content": f"/rest/api/content/{page.page_id}"},
             }
-    if "metadata.labels" in expand:
-        labels = [
-            {"prefix": "global", "name": n, "id": str(zlib.crc32(n.encode())), "label": n} for n in sorted(page.labels)
-        ]
+    if "metadata.labels" in expand:  # the first page of labels only, as Confluence embeds them
+        limit = site.label_page_size
+        labels = children.labels_v1(sorted(page.labels))
+        links = {"self": f"{base}{V1}/content/{page.page_id}/label"}
+        if len(labels) > limit:
+            links["next"] = f"{V1}/content/{page.page_id}/label?next=true&limit={limit}&start={limit}"
         item["metadata"] = {
             "labels": {
-                "results": labels,
+                "results": labels[:limit],
                 "start": 0,
-                "limit": 200,
-                "size": len(labels),
-                "_links": {"self": f"{base}{V1}/content/{page.page_id}/label"},
+                "limit": limit,
+                "size": min(limit, len(labels)),
+                "_links": links,
             }
         }
     item["extensions"] = {"position": page.position}
@@ -177,11 +184,30 @@ def _offset_list(req: Request, path: str, pages: list[Page], *, cursor_links: bo
         links["next"] = relative_url(
             V1 + path, {**extra, **params, "limit": [str(limit)], "start": [str(start + limit)]}
         )
-    results = [content_json(req, p, expand) for p in window]
+    results = [_any_json(req, p, expand) for p in window]
     return Response(200, {"results": results, "start": start, "limit": limit, "size": len(results), "_links": links})
 
 
-def _sorted(pages: list[Page]) -> list[Page]:
+def _any_json(req: Request, item: Page | Attachment | Comment, expand: set[str]) -> dict[str, Any]:
+    if isinstance(item, Attachment):
+        return children.attachment_v1(req, item, expand)
+    if isinstance(item, Comment):
+        return children.comment_v1(req, item, expand)
+    return content_json(req, item, expand)
+
+
+def _searchable(site: Site) -> list[Page | Attachment | Comment]:
+    """Current pages the user may see, and the attachments and comments on them (what CQL search covers)."""
+    pages: list[Page | Attachment | Comment] = [
+        p for p in site.pages.values() if p.status == "current" and not p.restricted
+    ]
+    visible = {p.page_id for p in pages}
+    extras: list[Attachment | Comment] = [*site.attachments.values(), *site.comments.values()]
+    pages.extend(extra for extra in extras if extra.status == "current" and extra.container_id in visible)
+    return pages
+
+
+def _sorted(pages: list[Any]) -> list[Any]:
     return sorted(pages, key=lambda p: (len(p.page_id), p.page_id))
 
 
@@ -210,8 +236,15 @@ def handle(req: Request, path: str) -> Response:
                 predicate = compile_cql(query, site, zone)
             except CqlError as exc:
                 raise ApiError(400, f"Could not parse cql : {query} ({exc})") from exc
-            pages = [p for p in site.pages.values() if p.status == "current" and not p.restricted and predicate(p)]
-            return _offset_list(req, path, _sorted(pages), cursor_links=req.flavor == "cloud")
+            found = [p for p in _searchable(site) if predicate(p)]  # type: ignore[arg-type]
+            return _offset_list(req, path, _sorted(found), cursor_links=req.flavor == "cloud")
+        if len(parts) > 2 and parts[0] == "content" and parts[1] in site.pages:
+            parent = site.pages[parts[1]]
+            if parent.restricted:
+                raise ApiError(403, f"Could not view content with id : {parts[1]}: permission denied")
+            answer = children.handle_v1(req, path, parent, parts[2:])
+            if answer is not None:
+                return answer
         if len(parts) == 2 and parts[0] == "content":
             page = site.pages.get(parts[1])
             statuses = set(req.many("status")) or {"current", "archived"}
@@ -231,5 +264,5 @@ def handle(req: Request, path: str) -> Response:
             user_id = req.one("accountId") or req.one("key") or req.one("username") or ""
             if user_id not in site.users:
                 raise ApiError(404, f"No user found with key : {user_id}")
-            return Response(200, _user(req, user_id))
+            return Response(200, user_json(req, user_id))
     raise ApiError(404, f"no such v1 resource: {path}")

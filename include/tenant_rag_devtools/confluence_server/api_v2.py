@@ -1,4 +1,5 @@
-"""Confluence Cloud REST v2 on the local server: spaces, pages (bulk and single), labels, ancestors.
+"""Confluence Cloud REST v2 on the local server: spaces, pages (bulk and single), labels, ancestors, and (in
+:mod:`children`) attachments, footer comments and folders.
 
 Shapes follow the v2 OpenAPI spec (``SpaceBulk``, ``PageBulk``, ``PageSingle``, ``MultiEntityResult``): string
 ids, ``version`` objects, ``body`` only when ``body-format`` is given, ``_links.next`` plus a ``Link`` header for
@@ -10,6 +11,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from tenant_rag_devtools.confluence_server import children
 from tenant_rag_devtools.confluence_server.responses import (
     ApiError,
     Request,
@@ -72,7 +74,7 @@ def page_json(req: Request, page: Page, *, body_format: str | None, single: bool
         },
     }
     if page.parent_id:
-        item["parentType"] = "page"
+        item["parentType"] = page.parent_type
     if body_format == "storage":
         item["body"] = {"storage": {"representation": "storage", "value": page.storage}}
     elif body_format is not None:
@@ -160,6 +162,8 @@ def handle(req: Request, path: str) -> Response:
                 and (not space_ids or site.spaces[p.space_key].space_id in space_ids)
             ]
             return _page_list(req, path, pages)
+        if len(parts) == 2 and parts[0] == "folders":
+            return children.folder(req, parts[1])
         if len(parts) >= 2 and parts[0] == "pages":
             page = site.pages.get(parts[1])
             statuses = set(req.many("status")) or {"current", "archived"}
@@ -169,20 +173,22 @@ def handle(req: Request, path: str) -> Response:
                 raise ApiError(403, f"You do not have permission to view page {parts[1]}")
             if len(parts) == 2:
                 item = page_json(req, page, body_format=req.one("body-format"), single=True)
-                if req.one("include-labels") == "true":
+                if req.one("include-labels") == "true":  # the first page only, as Confluence embeds them
+                    limit = min(50, site.label_page_size)
                     item["labels"] = {
-                        "results": _labels(page),
-                        "meta": {"hasMore": False, "cursor": ""},
+                        "results": labels_v2(page)[:limit],
+                        "meta": {"hasMore": len(page.labels) > limit, "cursor": encode_cursor({"o": limit})},
                         "_links": {"self": f"{req.base}{V2}/pages/{page.page_id}/labels"},
                     }
                 return Response(200, item)
-            if parts[2:] == ["labels"]:
-                return Response(200, {"results": _labels(page), "_links": {"base": req.base}})
+            answer = children.handle_v2(req, path, page, parts[2:])
+            if answer is not None:
+                return answer
             if parts[2:] == ["ancestors"]:
                 chain = [{"id": a.page_id, "type": "page"} for a in site.ancestors(page.page_id)]  # top first
                 return Response(200, {"results": chain[: req.limit()], "_links": {"base": req.base}})
     raise ApiError(404, f"no such v2 resource: {path}")
 
 
-def _labels(page: Page) -> list[dict[str, str]]:
+def labels_v2(page: Page) -> list[dict[str, str]]:
     return [{"id": str(zlib.crc32(name.encode())), "name": name, "prefix": "global"} for name in sorted(page.labels)]

@@ -172,7 +172,7 @@ def _matches(site: Site, page: Page, name: str, op: str, wanted: list[str], zone
     else:
         have = {
             "space": {page.space_key},
-            "type": {"page"},
+            "type": {page.content_type},
             "id": {page.page_id},
             "content": {page.page_id},
             "title": {page.title},

@@ -54,9 +54,11 @@ class Response:
     status: int
     payload: Any
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # a file download instead of JSON
+    content_type: str = "application/json;charset=UTF-8"
 
     def body(self) -> bytes:
-        return json.dumps(self.payload, ensure_ascii=False).encode("utf-8")
+        return self.raw if self.raw is not None else json.dumps(self.payload, ensure_ascii=False).encode("utf-8")
 
 
 class ApiError(Exception):

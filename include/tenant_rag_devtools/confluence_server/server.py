@@ -6,6 +6,9 @@ configured). Faults are injected per request before routing (see :mod:`faults`);
 for good (``break_page``), be restricted (listed, 403 on read), vanish between the listing and the fetch
 (``delete_on_read``: 404) or answer without their body (``strip_body``).
 
+Attachments download from ``{context}/download/attachments/{page id}/{file name}`` (the ``_links.download`` of
+their metadata); Cloud folders answer ``/wiki/api/v2/folders/{id}``.
+
 CQL dates are read in the indexing user's time zone (``user_timezone``, default the site's), which Cloud's
 ``user/current`` reports as ``timeZone`` (``null`` with ``share_user_timezone=False``; Server omits it).
 """
@@ -23,9 +26,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from tenant_rag_devtools.confluence_server import api_v1, api_v2
+from tenant_rag_devtools.confluence_server import api_v1, api_v2, children
 from tenant_rag_devtools.confluence_server.faults import FAULT_KINDS, FaultInjector
 from tenant_rag_devtools.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
 from tenant_rag_devtools.confluence_server.site import Site
@@ -118,6 +121,21 @@ class FakeConfluence:
 
     def delete_page(self, page_id: str) -> None:
         self.site.delete_page(page_id)
+
+    def add_folder(self, space_key: str, title: str, *, parent_id: str | None = None) -> str:
+        """A Cloud folder; pages added with it as ``parent_id`` answer ``parentType: folder``."""
+        return self.site.add_folder(space_key, title, parent_id=parent_id)
+
+    def attach(self, page_id: str, file_name: str, data: bytes, media_type: str = "application/octet-stream") -> str:
+        """Attach a file to a page (a new version when the page has a file of that name); returns its id."""
+        return self.site.put_attachment(page_id, file_name, data, media_type)
+
+    def delete_attachment(self, attachment_id: str) -> None:
+        with self.site.lock:
+            self.site.attachments[attachment_id].status = "trashed"
+
+    def add_comment(self, page_id: str, storage: str, *, author_id: str, location: str = "footer") -> str:
+        return self.site.add_comment(page_id, storage, author_id=author_id, location=location)
 
     def set_faults(
         self,
@@ -224,7 +242,7 @@ class FakeConfluence:
         if not self.authorized(auth_header):
             return error(401, "Unauthorized: missing or invalid credentials")
         segments = path.split("/")
-        single = "pages" in segments or "content" in segments
+        single = "pages" in segments or "content" in segments or "attachments" in segments  # downloads too
         for page_id, status in self.broken_pages.items():
             if page_id in segments and single:
                 return error(status, f"page {page_id} is broken on purpose")
@@ -247,6 +265,11 @@ class FakeConfluence:
             self.share_user_timezone,
         )
         try:
+            download = self.context + "/download/attachments/"
+            if path.startswith(download) and path.count("/", len(download)) == 1:
+                page_id, name = path[len(download) :].split("/")
+                with self.site.lock:
+                    return children.download(request, page_id, unquote(name))
             if is_v2:
                 return api_v2.handle(request, path[len(self.context + api_v2.V2) :])
             if path.startswith(self.context + api_v1.V1 + "/"):
@@ -305,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response) -> None:
         body = response.body()
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(body)))
         if response.status == 401:
             self.send_header("WWW-Authenticate", 'Basic realm="Confluence"')

@@ -28,6 +28,13 @@ STATS_KEYS = {
     "http_requests",
     "retries",
     "duration_s",
+    "attachments_listed",
+    "attachments_downloaded",
+    "attachments_written",
+    "attachments_unchanged",
+    "attachments_deleted",
+    "attachments_failed",
+    "attachments_failed_total",
 }
 
 
@@ -109,7 +116,8 @@ def test_unchanged_rerun_fetches_nothing_and_writes_nothing(
     stats = export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
     assert (stats["pages_fetched"], stats["pages_written"], stats["pages_unchanged"]) == (0, 0, 4)
     assert fetched_page_ids(fake) == []
-    assert stats["http_requests"] == 4  # per space: resolve the key, one id-only listing page
+    # per space: resolve the key, one id-only listing page, one attachment listing page (CQL)
+    assert stats["http_requests"] == 6
     assert tree(tmp_path) == before
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "exports").rglob("*.md")} == mtimes
 

@@ -51,7 +51,7 @@ def test_window_fetches_pages_modified_inside_it(
     assert stats["pages_fetched"] == 3 and stats["pages_unchanged"] == 1
     assert "b2" in (tmp_path / "exports/ENG/Home/Beta.md").read_text()
     assert "c2" in (tmp_path / "exports/ENG/Home/Gamma.md").read_text()
-    searches = [line for line in fake.request_log if "/content/search" in line]
+    searches = [line for line in fake.request_log if "/content/search" in line and "type+%3D+page" in line]
     assert len(searches) == 1 and "lastmodified" in searches[0]
 
 

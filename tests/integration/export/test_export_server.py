@@ -56,7 +56,7 @@ def test_server_full_incremental_and_deletion(
     assert not (tmp_path / "exports/DOC/Home/Upgrade.md").exists()
     assert "v2" in (tmp_path / "exports/DOC/Home/Install.md").read_text()
     assert all("/api/v2/" not in line for line in fake.request_log)  # Server has no v2
-    search = next(line for line in fake.request_log if "/rest/api/content/search" in line)
+    search = next(line for line in fake.request_log if "/rest/api/content/search" in line and "type+%3D+page" in line)
     # window start 00:00 UTC minus the 5 minute overlap, written in Berlin time (UTC+2 in May)
     assert "lastmodified+%3E%3D+%222026-05-02+01%3A55%22" in search
 

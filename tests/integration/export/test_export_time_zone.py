@@ -41,7 +41,7 @@ def _run_with_edits(
 
 def _sent_cql(fake: FakeConfluence) -> list[str]:
     queries = [parse_qs(urlsplit(line).query) for line in fake.request_log if "/content/search" in line]
-    return [query["cql"][0] for query in queries if "cql" in query]
+    return [query["cql"][0] for query in queries if "cql" in query and "type = page" in query["cql"][0]]
 
 
 def _zone_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
