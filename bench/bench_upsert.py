@@ -227,9 +227,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--writers", type=int, default=0, help="parallel writers (default TENANT_RAG_UPSERT_WRITERS)")
     args = parser.parse_args(argv)
     rows = 20_000 if args.quick and args.rows == 100_000 else args.rows
-    from tenant_rag.store.parallel_writer import writers_from_env
+    from tenant_rag.settings import settings
 
-    writers = args.writers or writers_from_env()
+    writers = args.writers or settings().upsert_writers
     print_machine()
     texts = chunk_texts(rows)
     vectors = unit_vectors(rows, DIM)

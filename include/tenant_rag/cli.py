@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tenant_rag.api import cli as api_cli
 from tenant_rag.config import ConfluenceExportConfig, CustomerConfig, DirectoryExportConfig, RAGConfig
+from tenant_rag.constants import CONFLUENCE_CONN_ID
 from tenant_rag.customers import CustomerManager
 from tenant_rag.errors import TenantRagError
 
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--base-url", help="Confluence site URL")
     create.add_argument("--flavor", choices=["cloud", "server"], default="cloud")
     create.add_argument("--space", action="append", help="space key (repeat for several)")
-    create.add_argument("--conn-id", default="confluence_default", help="Airflow Connection with credentials")
+    create.add_argument("--conn-id", default=CONFLUENCE_CONN_ID, help="Airflow Connection with credentials")
     create.add_argument("--schedule", default="@daily")
     create.add_argument(
         "--embedding-model", default="wordllama-l2-256", choices=["wordllama-l2-256", "gemini-embedding-001"]

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tenant_rag.constants import CONFLUENCE_CONN_ID, DB_CONN_ID, GEMINI_CONN_ID, MAX_TOP_K, SPACE_KEY_PATTERN
 from tenant_rag.errors import ConfigError, InvalidCustomerIdError
 from tenant_rag.naming import check_chosen_name, generate_collection_name, validate_customer_id
 from tenant_rag.yamlio import load_yaml
@@ -24,7 +25,7 @@ GEMINI_MODEL: Final = "gemini-embedding-001"
 DEFAULT_DIMENSIONS = {OFFLINE_MODEL: 256, GEMINI_MODEL: 768}
 HNSW_MAX_DIMENSIONS = 2000
 
-_SPACE_KEY_RE = re.compile(r"^~?[A-Za-z0-9_-]{1,255}$")
+_SPACE_KEY_RE = re.compile(SPACE_KEY_PATTERN)
 _SECRET_KEYS = re.compile(r"(passw(or)?d|secret|token|api[_-]?key|credential|private[_-]?key)", re.IGNORECASE)
 # Credentials inside string values (any field): a URL with user info (``https://TOKEN@host``, ``user:pw@``), a URL
 # query parameter named like a credential, or a credential *assignment* (``password=...``, ``token: ...``,
@@ -100,7 +101,7 @@ class ConfluenceExportConfig(_Model):
     source: Literal["confluence"]
     flavor: Literal["cloud", "server"] = "cloud"
     base_url: str = Field(description="site URL, e.g. https://acme.atlassian.net/wiki")
-    conn_id: str = Field("confluence_default", description="Airflow Connection with the credentials")
+    conn_id: str = Field(CONFLUENCE_CONN_ID, description="Airflow Connection with the credentials")
     space_keys: list[str] = Field(min_length=1)
     include_labels: list[str] = []
     exclude_labels: list[str] = []
@@ -149,16 +150,16 @@ ExportConfig = Annotated[ConfluenceExportConfig | DirectoryExportConfig, Field(d
 
 class RAGConfig(_Model):
     collection_name: str | None = Field(None, description="defaults to generate_collection_name(customer_id)")
-    db_conn_id: str = "tenant_rag_db"
+    db_conn_id: str = DB_CONN_ID
     enable_parent_retriever: bool = True
     chunk_size: int = Field(1000, ge=100, le=8000)
     chunk_overlap: int = Field(100, ge=0)
     parent_chunk_size: int = Field(50000, ge=100, le=1_000_000)
     embedding_model: Literal["wordllama-l2-256", "gemini-embedding-001"] = OFFLINE_MODEL
     embedding_dimensions: int | None = Field(None, ge=8, le=HNSW_MAX_DIMENSIONS)
-    embedding_conn_id: str = "google_genai_default"
+    embedding_conn_id: str = GEMINI_CONN_ID
     embedding_batch_size: int = Field(100, ge=1, le=100)
-    top_k: int = Field(3, ge=1, le=50)
+    top_k: int = Field(3, ge=1, le=MAX_TOP_K)
     retrieval_mode: Literal["vector", "lexical", "hybrid"] = "hybrid"
     text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
     max_delete_ratio: float = Field(0.5, ge=0.0, le=1.0)

@@ -27,18 +27,9 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from tenant_rag.errors import TenantRagError
-from tenant_rag.tenant_limits import connection_limit
+from tenant_rag.settings import settings
 
 log = logging.getLogger(__name__)
-
-POOL_MAX_ENV = "TENANT_RAG_POOL_MAX_SIZE"
-#: secret from which each tenant role's login password is derived (HMAC); unset on a trust/peer socket
-TENANT_SECRET_ENV = "TENANT_RAG_TENANT_ROLE_SECRET"
-MAX_TENANT_POOLS_ENV = "TENANT_RAG_MAX_TENANT_POOLS"
-BUILD_MEMORY_ENV = "TENANT_RAG_INDEX_BUILD_MEMORY"
-BUILD_WORKERS_ENV = "TENANT_RAG_INDEX_BUILD_WORKERS"
-DEFAULT_BUILD_MEMORY = "1GB"
-DEFAULT_BUILD_WORKERS = 2
 
 _pools: dict[tuple[str, str], ConnectionPool[Any]] = {}
 _lock = threading.Lock()
@@ -58,11 +49,13 @@ def redact(url: str) -> str:
 
 
 def tenant_password(role: str) -> str | None:
-    """The login password of a tenant role: HMAC-SHA256 of the role under ``TENANT_RAG_TENANT_ROLE_SECRET``."""
-    secret = os.environ.get(TENANT_SECRET_ENV)
-    if not secret:
+    """The login password of a tenant role: HMAC-SHA256 of the role under ``TENANT_RAG_TENANT_ROLE_SECRET``.
+
+    None when the secret is unset (a trust/peer socket such as the embedded server's)."""
+    secret = settings().tenant_role_secret
+    if secret is None:
         return None
-    return hmac.new(secret.encode(), role.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret.get_secret_value().encode(), role.encode(), hashlib.sha256).hexdigest()
 
 
 def tenant_url(admin_url: str, role: str) -> str:
@@ -86,7 +79,7 @@ def tenant_pool(database_url: str, role: str) -> ConnectionPool[Any]:
     with _lock:
         _tenant_lru.pop(url, None)
         _tenant_lru[url] = None
-        limit = max(1, int(os.environ.get(MAX_TENANT_POOLS_ENV, "64")))
+        limit = settings().max_tenant_pools
         evicted = []
         while len(_tenant_lru) > limit:
             old_url = next(iter(_tenant_lru))
@@ -129,13 +122,6 @@ def _check(conn: psycopg.Connection[Any]) -> None:
     ConnectionPool.check_connection(conn)
 
 
-def _pool_max() -> int:
-    try:
-        return max(1, int(os.environ.get(POOL_MAX_ENV, "4")))
-    except ValueError:
-        return 4
-
-
 def _probe(url: str) -> None:
     """Fail fast (instead of a pool timeout) when the URL cannot log in at all."""
     try:
@@ -151,11 +137,14 @@ def _get_pool(url: str, kind: str) -> ConnectionPool[Any]:
         if pool is not None and not pool.closed:
             return pool
         _probe(url)
+        environment = settings()
         pool = ConnectionPool(
             url,
             min_size=0,
             # a tenant's pool stays within its role's connection limit (tenant_rag.tenant_limits)
-            max_size=min(_pool_max(), connection_limit()) if kind == "tenant" else _pool_max(),
+            max_size=min(environment.pool_max_size, environment.tenant_connection_limit)
+            if kind == "tenant"
+            else environment.pool_max_size,
             kwargs={"autocommit": True},
             configure=_configure,
             check=_check,
@@ -253,14 +242,10 @@ def bulk_build_settings(conn: psycopg.Connection[Any]) -> None:
     (default 1GB) and ``TENANT_RAG_INDEX_BUILD_WORKERS`` (default 2; capped by the server's max_parallel_workers)
     override. One round trip.
     """
-    memory = os.environ.get(BUILD_MEMORY_ENV, DEFAULT_BUILD_MEMORY)
-    try:
-        workers = max(0, int(os.environ.get(BUILD_WORKERS_ENV, str(DEFAULT_BUILD_WORKERS))))
-    except ValueError:
-        workers = DEFAULT_BUILD_WORKERS
+    environment = settings()
     conn.execute(
         "SELECT set_config('maintenance_work_mem', %s, true), set_config('max_parallel_maintenance_workers', %s, true)",
-        (memory, str(workers)),
+        (environment.index_build_memory, str(environment.index_build_workers)),
     )
 
 

@@ -8,13 +8,12 @@ URL with ``database_url`` as well; ``resolve_database_url`` serves the CLI, the 
 from __future__ import annotations
 
 import json
-import os
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlparse
 
 from tenant_rag.connections import ConnectionEnvError, ConnectionLike, conn_env_var, connection_from_env
+from tenant_rag.constants import DATABASE_URL_ENV, DB_CONN_ID
 from tenant_rag.errors import DatabaseNotConfiguredError
-
-DATABASE_URL_ENV = "TENANT_RAG_DATABASE_URL"
+from tenant_rag.settings import settings
 
 
 def database_url(conn: ConnectionLike, *, database: str | None = None) -> str:
@@ -51,15 +50,16 @@ def airflow_conn_json(url: str) -> str:
     return json.dumps({k: v for k, v in fields.items() if v})
 
 
-def resolve_database_url(conn_id: str = "tenant_rag_db", *, start_embedded: bool = True) -> str:
+def resolve_database_url(conn_id: str = DB_CONN_ID, *, start_embedded: bool = True) -> str:
     """The URL for ``conn_id`` from the environment, else the embedded server's."""
     conn = connection_from_env(conn_id)
     if conn is not None:
         if conn.conn_type not in (None, "postgres"):
             raise ConnectionEnvError(f"{conn_env_var(conn_id)}: conn_type {conn.conn_type!r} is not postgres")
         return database_url(conn)
-    if os.environ.get(DATABASE_URL_ENV):
-        return os.environ[DATABASE_URL_ENV]
+    configured = settings().database_url
+    if configured is not None:
+        return configured.get_secret_value()
     from tenant_rag import embedded_pg
 
     running = embedded_pg.running_url()

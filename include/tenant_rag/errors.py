@@ -56,3 +56,10 @@ class DatabaseNotConfiguredError(TenantRagError):
     def __init__(self, conn_id: str, message: str) -> None:
         self.conn_id = conn_id
         super().__init__(message)
+
+
+class SettingsError(PermanentError, ValueError):
+    """An environment variable holds an unusable value (``tenant_rag.settings``).
+
+    The message names each bad variable and the form it expects; a secret's value is never shown.
+    """

@@ -1,25 +1,28 @@
-"""Where things live: project root, runtime folder (.run/), customers folder."""
+"""Where things live: project root, runtime folder (.run/), customers folder (``tenant_rag.settings``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def project_root() -> Path:
     """The checkout root (``TENANT_RAG_HOME`` overrides)."""
-    return Path(os.environ.get("TENANT_RAG_HOME") or _PACKAGE_ROOT)
+    from tenant_rag.settings import settings
+
+    return settings().project_root()
 
 
 def run_dir() -> Path:
     """The one ignored folder for runtime state: Airflow home, pgdata, logs (``TENANT_RAG_RUN_DIR``)."""
-    return Path(os.environ.get("TENANT_RAG_RUN_DIR") or project_root() / ".run")
+    from tenant_rag.settings import settings
+
+    return settings().resolved_run_dir()
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TENANT_RAG_DATA_DIR") or project_root() / "data")
+    from tenant_rag.settings import settings
+
+    return settings().resolved_data_dir()
 
 
 def customer_folder(customer_id: str, base: Path | str | None = None) -> Path:
@@ -32,4 +35,6 @@ def customer_folder(customer_id: str, base: Path | str | None = None) -> Path:
 
 def customers_dir() -> Path:
     """Folder holding one ``<customer_id>/`` per customer (``TENANT_RAG_CUSTOMERS_DIR`` overrides)."""
-    return Path(os.environ.get("TENANT_RAG_CUSTOMERS_DIR") or data_dir() / "customers")
+    from tenant_rag.settings import settings
+
+    return settings().resolved_customers_dir()

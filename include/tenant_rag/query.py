@@ -25,6 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig, RAGConfig
+from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_TOP_K, SPACE_KEY_PATTERN
 from tenant_rag.db import DatabaseError, ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
@@ -37,9 +38,7 @@ from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
 
 MODES = ("vector", "lexical", "hybrid")
-MAX_QUESTION_CHARS = 4000
-MAX_TOP_K = 50
-_SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_-]{1,255}$")
+_SPACE_KEY = re.compile(SPACE_KEY_PATTERN)
 
 EmbedderFactory = Callable[[RAGConfig, str], Embedder]
 

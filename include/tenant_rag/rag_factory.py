@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,8 +10,7 @@ from typing import ClassVar
 from tenant_rag.config import CustomerConfig
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.manager import CustomerRAGManager
-
-MAX_MANAGERS_ENV = "TENANT_RAG_MAX_MANAGERS"
+from tenant_rag.settings import settings
 
 
 class RAGFactory:
@@ -23,10 +21,7 @@ class RAGFactory:
 
     @classmethod
     def max_size(cls) -> int:
-        try:
-            return max(1, int(os.environ.get(MAX_MANAGERS_ENV, "64")))
-        except ValueError:
-            return 64
+        return settings().max_managers
 
     @classmethod
     def get_rag_manager(

@@ -2,7 +2,8 @@
 
 Set on each tenant role (``ALTER ROLE ... CONNECTION LIMIT``/``SET``) when its store is created and by
 ``customers reset-role-passwords``, so every session logged in as the role gets them, whoever opened it; the query
-pool of a tenant never opens more connections than its role may have. Each is an environment variable:
+pool of a tenant never opens more connections than its role may have. Each is an environment variable, a field of
+``tenant_rag.settings.Settings`` (defaults and accepted forms there and in the README):
 
 =============================================  =======  =====================================================
 ``TENANT_RAG_TENANT_CONNECTION_LIMIT``          8        connections one tenant role may hold (1-1000)
@@ -16,31 +17,9 @@ pool of a tenant never opens more connections than its role may have. Each is an
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 
-from tenant_rag.errors import PermanentError
-
-CONNECTION_LIMIT_ENV = "TENANT_RAG_TENANT_CONNECTION_LIMIT"
-DEFAULT_CONNECTION_LIMIT = 8
-_DURATION = re.compile(r"^\d+\s*(us|ms|s|min|h|d)?$")
-_SIZE = re.compile(r"^\d+\s*(kB|MB|GB|TB)?$")
-#: (setting, environment variable, default, pattern): the role-level settings of every tenant session
-SESSION_SETTINGS: tuple[tuple[str, str, str, re.Pattern[str]], ...] = (
-    ("statement_timeout", "TENANT_RAG_TENANT_STATEMENT_TIMEOUT", "30s", _DURATION),
-    ("idle_in_transaction_session_timeout", "TENANT_RAG_TENANT_IDLE_IN_TRANSACTION_TIMEOUT", "30s", _DURATION),
-    ("idle_session_timeout", "TENANT_RAG_TENANT_IDLE_SESSION_TIMEOUT", "10min", _DURATION),
-    ("lock_timeout", "TENANT_RAG_TENANT_LOCK_TIMEOUT", "5s", _DURATION),
-)
-#: settings only a superuser may set on a role (so a tenant session cannot raise them either)
-SUPERUSER_SETTINGS: tuple[tuple[str, str, str, re.Pattern[str]], ...] = (
-    ("temp_file_limit", "TENANT_RAG_TENANT_TEMP_FILE_LIMIT", "1GB", _SIZE),
-)
-
-
-class TenantLimitsError(PermanentError):
-    """An environment variable for the tenant limits holds an unusable value; the message names it."""
+from tenant_rag.settings import settings
 
 
 @dataclass(frozen=True)
@@ -50,29 +29,17 @@ class TenantLimits:
     superuser_settings: tuple[tuple[str, str], ...]
 
 
-def _setting(env: str, default: str, pattern: re.Pattern[str]) -> str:
-    value = os.environ.get(env, default).strip()
-    if not pattern.match(value):
-        raise TenantLimitsError(f"{env}={value!r} is not a valid value (for example {default!r})")
-    return value
-
-
-def connection_limit() -> int:
-    """``TENANT_RAG_TENANT_CONNECTION_LIMIT`` (default 8)."""
-    raw = os.environ.get(CONNECTION_LIMIT_ENV, str(DEFAULT_CONNECTION_LIMIT)).strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise TenantLimitsError(f"{CONNECTION_LIMIT_ENV}={raw!r} must be a whole number from 1 to 1000")
-    return value
-
-
 def tenant_limits() -> TenantLimits:
-    """The limits from the environment (validated; ``TenantLimitsError`` names a bad variable)."""
+    """The limits from the environment (validated; ``SettingsError`` names a bad variable)."""
+    environment = settings()
     return TenantLimits(
-        connection_limit=connection_limit(),
-        settings=tuple((name, _setting(env, default, rx)) for name, env, default, rx in SESSION_SETTINGS),
-        superuser_settings=tuple((name, _setting(env, default, rx)) for name, env, default, rx in SUPERUSER_SETTINGS),
+        connection_limit=environment.tenant_connection_limit,
+        settings=(
+            ("statement_timeout", environment.tenant_statement_timeout),
+            ("idle_in_transaction_session_timeout", environment.tenant_idle_in_transaction_timeout),
+            ("idle_session_timeout", environment.tenant_idle_session_timeout),
+            ("lock_timeout", environment.tenant_lock_timeout),
+        ),
+        # settings only a superuser may set on a role (so a tenant session cannot raise them either)
+        superuser_settings=(("temp_file_limit", environment.tenant_temp_file_limit),),
     )

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenant_rag import constants as c
+from tenant_rag.connections import conn_env_var
 from tenant_rag.errors import TenantRagError
 from tenant_rag.paths import project_root, run_dir
 
@@ -159,10 +161,10 @@ def write_config(
     env = {
         "AIRFLOW_HOME": str(home),
         "PYTHONPATH": os.pathsep.join(str(root / part) for part in ("include", "plugins", ".")),
-        "TENANT_RAG_HOME": str(root),
-        "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir),
-        "TENANT_RAG_DATABASE_URL": database_url,
-        "AIRFLOW_CONN_TENANT_RAG_DB": airflow_conn_json(database_url),
+        c.HOME_ENV: str(root),
+        c.CUSTOMERS_DIR_ENV: str(customers_dir),
+        c.DATABASE_URL_ENV: database_url,
+        conn_env_var(c.DB_CONN_ID): airflow_conn_json(database_url),
         "AIRFLOW_CONN_CONFLUENCE_DEMO": json.dumps(
             {
                 "conn_type": "confluence",
@@ -171,9 +173,9 @@ def write_config(
                 "password": confluence_user[1],
             }
         ),
-        "TENANT_RAG_API_AIRFLOW_BASE_URL": base,
-        "TENANT_RAG_API_AIRFLOW_USERNAME": USER,
-        "TENANT_RAG_API_AIRFLOW_PASSWORD": password,
+        f"{c.API_ENV_PREFIX}AIRFLOW_BASE_URL": base,
+        f"{c.API_ENV_PREFIX}AIRFLOW_USERNAME": USER,
+        f"{c.API_ENV_PREFIX}AIRFLOW_PASSWORD": password,
         **{key: previous.get(key) or make() for key, make in GENERATED.items()},
     }
     header = "# Written by 'make ui' at every start: the UI instance's secrets and environment. Keep it 0600.\n"

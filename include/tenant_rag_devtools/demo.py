@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tenant_rag import embedded_pg
 from tenant_rag.config import CustomerConfig
+from tenant_rag.connections import conn_env_var
+from tenant_rag.constants import CUSTOMERS_DIR_ENV, DATABASE_URL_ENV, DB_CONN_ID
 from tenant_rag.customers import CustomerManager
 from tenant_rag.dsn import airflow_conn_json
 from tenant_rag.naming import dag_id_for
@@ -75,9 +77,9 @@ def airflow_env(demo_dir: Path, customers_dir: Path, database_url: str, base_url
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(demo_dir / "logs"),
             "PYTHONPATH": os.pathsep.join([str(root / "include"), str(root / "plugins"), str(root)]),
-            "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir),
-            "TENANT_RAG_DATABASE_URL": database_url,
-            "AIRFLOW_CONN_TENANT_RAG_DB": airflow_conn_json(database_url),
+            CUSTOMERS_DIR_ENV: str(customers_dir),
+            DATABASE_URL_ENV: database_url,
+            conn_env_var(DB_CONN_ID): airflow_conn_json(database_url),
             "AIRFLOW_CONN_CONFLUENCE_DEMO": json.dumps(
                 {"conn_type": "confluence", "host": base_url, "login": DEMO_USER[0], "password": DEMO_USER[1]}
             ),

@@ -15,14 +15,13 @@ logger gets the ``tenant_rag.logmask`` filter as well.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from tenant_rag.constants import DB_CONN_ID
 from tenant_rag.logmask import install_access_log_masking, mask_scope_query
-from tenant_rag_airflow.constants import DB_CONN_ID
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -36,11 +35,12 @@ def _database_url() -> str:
     Never an embedded database: serving an empty index from a private server would hide the missing Connection.
     Raises ``DatabaseNotConfiguredError`` (the app answers 503 with its message and logs it once).
     """
-    from tenant_rag.connections import conn_env_var
-    from tenant_rag.dsn import DATABASE_URL_ENV, database_url, resolve_database_url
+    from tenant_rag.connections import connection_from_env
+    from tenant_rag.dsn import database_url, resolve_database_url
     from tenant_rag.errors import DatabaseNotConfiguredError
+    from tenant_rag.settings import settings
 
-    if os.environ.get(conn_env_var(DB_CONN_ID)) or os.environ.get(DATABASE_URL_ENV):
+    if connection_from_env(DB_CONN_ID) is not None or settings().database_url is not None:
         return resolve_database_url(DB_CONN_ID, start_embedded=False)
     try:
         from airflow.models.connection import Connection
@@ -61,7 +61,9 @@ def missing_connection_message(cause: BaseException) -> str:
 
 
 def _airflow_base_url() -> str | None:
-    if os.environ.get("TENANT_RAG_API_AIRFLOW_BASE_URL"):
+    from tenant_rag.settings import settings
+
+    if "airflow_base_url" in settings().api.model_fields_set:  # TENANT_RAG_API_AIRFLOW_BASE_URL
         return None
     try:
         from airflow.configuration import conf
@@ -76,13 +78,13 @@ def _airflow_base_url() -> str | None:
 def build_app() -> Any:
     """The tenant-rag FastAPI app configured for running inside Airflow's API server."""
     from tenant_rag.api.app import create_app
-    from tenant_rag.api.settings import ApiSettings
+    from tenant_rag.api.settings import api_settings
 
     overrides: dict[str, Any] = {"start_embedded_db": False}
     base_url = _airflow_base_url()
     if base_url:
         overrides["airflow_base_url"] = base_url
-    return create_app(ApiSettings(**overrides), database_url_factory=_database_url)
+    return create_app(api_settings(**overrides), database_url_factory=_database_url)
 
 
 class LazyApp:

@@ -1,4 +1,6 @@
-"""Names shared by the DAG builder, the operators, the tests and the demo: one place to change them."""
+"""Airflow-specific names (DAG ids, pools, assets, task ids, XCom keys) shared by the DAG builder, the operators,
+the tests and the demo. Connection ids, environment variables and limits are the library's: ``tenant_rag.constants``.
+"""
 
 from __future__ import annotations
 
@@ -16,21 +18,6 @@ EMBEDDING_POOL_DESCRIPTION = "tenantrag: concurrent embedding batches across all
 #: (A URI scheme may not contain '_', so the scheme is spelled with a hyphen.)
 ASSET_URI_SCHEME = "tenant-rag"
 ASSET_GROUP = "tenant-rag"
-
-#: Environment variables.
-STAGING_DIR_ENV = "TENANT_RAG_STAGING_DIR"
-CUSTOMERS_DIR_ENV = "TENANT_RAG_CUSTOMERS_DIR"
-PROGRESS_INTERVAL_ENV = "TENANT_RAG_PROGRESS_SECONDS"
-LEASE_RECHECK_ENV = "TENANT_RAG_LEASE_RECHECK_SECONDS"
-DEFAULT_LEASE_RECHECK_SECONDS = 30.0
-LEASE_WAIT_IN_TASK_ENV = "TENANT_RAG_LEASE_WAIT_IN_TASK_SECONDS"
-DEFAULT_LEASE_WAIT_IN_TASK_SECONDS = 60.0
-DEFAULT_PROGRESS_INTERVAL_SECONDS = 30.0
-
-#: Default Airflow connection ids (a customer's config may name others).
-CONFLUENCE_CONN_ID = "confluence_default"
-DB_CONN_ID = "tenant_rag_db"
-GEMINI_CONN_ID = "google_genai_default"
 
 #: Task ids of the generated DAG, in pipeline order.
 TASK_EXPORT = "export"

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.dag_processing.bundles.local import LocalDagBundle
 
-from tenant_rag.paths import customers_dir
+from tenant_rag.parse_env import customers_dir
 from tenant_rag_airflow.dag_shards import SHIPPED_SHARD_FILES, customer_folders, write_shard_files
 
 log = logging.getLogger(__name__)

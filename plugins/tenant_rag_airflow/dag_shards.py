@@ -6,8 +6,9 @@ out. So DAGs come from tiny shard files (``dags/tenant_rag_dags.py`` is shard 0,
 the others), each building the customers of one shard:
 
 * the number of *active* shards is derived from the number of customer folders, ``ceil(customers / shard size)``
-  (``TENANT_RAG_DAG_SHARD_SIZE``, default ``DEFAULT_SHARD_SIZE``), at most the shard files present; files above it
-  build nothing. ``TENANT_RAG_DAG_SHARDS`` pins the count instead (then no DAG ever moves between files);
+  (``TENANT_RAG_DAG_SHARD_SIZE``, default ``tenant_rag.constants.DEFAULT_SHARD_SIZE``), at most the shard files
+  present; files above it build nothing. ``TENANT_RAG_DAG_SHARDS`` pins the count instead (then no DAG ever moves
+  between files);
 * the repository ships ``SHIPPED_SHARD_FILES`` files (16,000 customers at the default shard size); past that, the
   DAG bundle ``tenant_rag_airflow.dag_bundle.CustomerShardsDagBundle`` writes the missing files when the DAG
   processor refreshes it (``python -m tenant_rag_airflow.dag_shards --write dags`` does the same by hand, e.g.
@@ -17,7 +18,8 @@ the others), each building the customers of one shard:
 * a task process (``get_parsing_context().dag_id`` set) maps its DAG id to its shard with one directory listing and
   one hash, so the one file that owns the DAG builds it and every other file builds nothing.
 
-Nothing here imports Airflow: the DAG builder and the tests use it, and so does the generator of the files.
+Nothing here imports Airflow or pydantic: the DAG builder and the tests use it, and so does the generator of the
+files. The environment is read through ``tenant_rag.parse_env`` (why, and what it costs otherwise: see there).
 """
 
 from __future__ import annotations
@@ -30,13 +32,11 @@ import re
 import sys
 from pathlib import Path
 
+from tenant_rag import parse_env
 from tenant_rag_airflow.constants import DAG_ID_PREFIX
 
 #: DAG files shipped in ``dags/`` (and the fewest ``--write`` leaves): SHIPPED_SHARD_FILES x shard size customers.
 SHIPPED_SHARD_FILES = 32
-DEFAULT_SHARD_SIZE = 500
-SHARDS_ENV = "TENANT_RAG_DAG_SHARDS"
-SHARD_SIZE_ENV = "TENANT_RAG_DAG_SHARD_SIZE"
 FILE_STEM = "tenant_rag_dags"
 _FILE_NAME = re.compile(rf"^{FILE_STEM}(?:_(\d+))?\.py$")
 
@@ -60,7 +60,7 @@ if shard_builds(__file__, get_parsing_context().dag_id):  # else this file costs
 
 
 class ShardConfigError(ValueError):
-    """``TENANT_RAG_DAG_SHARDS`` / ``TENANT_RAG_DAG_SHARD_SIZE`` is not a usable number."""
+    """A file name that is not a shard file's (a bad ``TENANT_RAG_DAG_SHARDS`` is a ``SettingsError``)."""
 
 
 def shard_file_name(index: int) -> str:
@@ -99,22 +99,13 @@ def customer_folders(base: Path) -> list[str]:
         return []
 
 
-def _positive_env(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ShardConfigError(f"{name}={raw!r}: expected a whole number >= 1")
-    return int(raw)
-
-
 def shard_size() -> int:
-    return _positive_env(SHARD_SIZE_ENV) or DEFAULT_SHARD_SIZE
+    return parse_env.dag_shard_size()
 
 
 def shards_wanted(customers: int) -> int:
     """Shards for ``customers`` folders: pinned by ``TENANT_RAG_DAG_SHARDS`` or ``ceil(customers / shard size)``."""
-    pinned = _positive_env(SHARDS_ENV)
+    pinned = parse_env.dag_shards()
     return max(1, pinned if pinned is not None else math.ceil(customers / shard_size()))
 
 
@@ -160,9 +151,7 @@ def shard_builds(dag_file: str | os.PathLike[str], only_dag_id: str | None) -> b
     False for a file above the active shard count, and in a task process for every file but the one owning its DAG,
     so those files never import the DAG builder (the DAG processor re-parses every file, empty or not).
     """
-    from tenant_rag.paths import customers_dir
-
-    folders = customer_folders(customers_dir())
+    folders = customer_folders(parse_env.customers_dir())
     index, count = shard_index_of(dag_file), active_shards(dag_file, len(folders))
     if index >= count:
         return False
@@ -215,10 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if folder is None:
         parser.error("give --write or --check")
     if args.write:
-        from tenant_rag.paths import customers_dir
-
         present = {p.name for p in folder.glob(f"{FILE_STEM}*.py") if _FILE_NAME.match(p.name)}
-        written = write_shard_files(folder, len(customer_folders(customers_dir())))
+        written = write_shard_files(folder, len(customer_folders(parse_env.customers_dir())))
         for name in sorted(present - set(expected_files(files_present(folder)))):
             (folder / name).unlink()  # after a gap: never parsed as a shard
         print(f"{files_present(folder)} shard files in {folder} ({len(written)} written)")

@@ -18,10 +18,9 @@ from typing import Any
 from airflow.sdk import Param
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.constants import SPACE_KEY_PATTERN
 from tenant_rag.errors import PermanentError
 from tenant_rag.runs.options import RunOptions
-
-SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 
 
 class InvalidRunRequest(PermanentError, ValueError):

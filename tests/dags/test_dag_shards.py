@@ -11,13 +11,11 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.constants import DAG_SHARD_SIZE_ENV, DAG_SHARDS_ENV, DEFAULT_SHARD_SIZE
+from tenant_rag.errors import SettingsError
 from tenant_rag_airflow.dag_bundle import CustomerShardsDagBundle
 from tenant_rag_airflow.dag_shards import (
-    DEFAULT_SHARD_SIZE,
-    SHARD_SIZE_ENV,
-    SHARDS_ENV,
     SHIPPED_SHARD_FILES,
-    ShardConfigError,
     customer_folders,
     files_present,
     missing_files_note,
@@ -39,7 +37,7 @@ PARSING_CONTEXT_ENV = "_AIRFLOW_PARSING_CONTEXT_DAG_ID"
 def twelve_customers(
     write_customer: Callable[..., CustomerConfig], customers_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> list[str]:
-    monkeypatch.setenv(SHARD_SIZE_ENV, "4")  # 12 customers -> 3 active shard files
+    monkeypatch.setenv(DAG_SHARD_SIZE_ENV, "4")  # 12 customers -> 3 active shard files
     ids = [f"cust{i:02d}" for i in range(12)]
     for customer_id in ids:
         write_customer(customer_id, {"source": "directory", "path": "docs"})
@@ -100,10 +98,10 @@ def test_a_new_shard_takes_customers_only_from_the_others() -> None:
 
 
 def test_shard_count_can_be_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SHARDS_ENV, "8")
+    monkeypatch.setenv(DAG_SHARDS_ENV, "8")
     assert shard_count(1) == 8 and shard_count(100_000) == 8
-    monkeypatch.setenv(SHARDS_ENV, "zero")
-    with pytest.raises(ShardConfigError, match=SHARDS_ENV):
+    monkeypatch.setenv(DAG_SHARDS_ENV, "zero")
+    with pytest.raises(SettingsError, match=DAG_SHARDS_ENV):
         shard_count(10)
 
 
@@ -147,7 +145,7 @@ def test_shard_files_grow_with_the_customers_at_any_count(tmp_path: Path, monkey
 def test_the_dag_bundle_writes_the_shard_files_the_customer_folders_want(
     tmp_path: Path, customers_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(SHARD_SIZE_ENV, "2")
+    monkeypatch.setenv(DAG_SHARD_SIZE_ENV, "2")
     for i in range(9):
         (customers_dir / f"cust{i}").mkdir()
     folder = tmp_path / "dags"

@@ -20,8 +20,9 @@ from tenant_rag.api.errors import install_error_handlers
 from tenant_rag.api.limits import BodySizeLimitMiddleware
 from tenant_rag.api.metrics import RequestMetricsMiddleware
 from tenant_rag.api.services import Services
-from tenant_rag.api.settings import ApiSettings, get_settings
+from tenant_rag.api.settings import ApiSettings
 from tenant_rag.logmask import install_access_log_masking
+from tenant_rag.settings import settings as environment
 
 DESCRIPTION = """
 Query each customer's Confluence index, read its indexing status, and manage indexing runs (through Airflow).
@@ -47,7 +48,7 @@ def create_app(
     settings: ApiSettings | None = None, *, database_url_factory: Callable[[], str] | None = None
 ) -> FastAPI:
     """Build the API. ``database_url_factory`` supplies the database URL on first use (the Airflow plugin)."""
-    settings = settings or get_settings()
+    settings = settings or environment().api
     services = Services(settings, database_url_factory=database_url_factory)
 
     @asynccontextmanager
@@ -80,7 +81,7 @@ def api_server(settings: ApiSettings | None = None, *, host: str | None = None, 
     """A ``uvicorn.Server`` for the API whose access log masks secret query values (``serve`` runs it)."""
     import uvicorn
 
-    settings = settings or get_settings()
+    settings = settings or environment().api
     config = uvicorn.Config(
         create_app(settings),
         host=host or settings.host,

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from tenant_rag.api.keys import AdminKey, CustomerKeyStore, hash_key, new_admin_key
-from tenant_rag.api.settings import ApiSettings
+from tenant_rag.api.settings import ApiSettings, api_settings
+from tenant_rag.constants import ADMIN_KEY_HASH_ENV
 
 
 def _settings() -> ApiSettings:
-    return ApiSettings()
+    return api_settings()
 
 
 def _store(args: argparse.Namespace) -> CustomerKeyStore:
@@ -63,7 +64,7 @@ def cmd_set_admin_key(args: argparse.Namespace) -> int:
     if args.print_hash:
         key = new_admin_key()
         print(key)
-        _note(f"export TENANT_RAG_ADMIN_KEY_HASH='{hash_key(key)}'   # the key above is not stored anywhere")
+        _note(f"export {ADMIN_KEY_HASH_ENV}='{hash_key(key)}'   # the key above is not stored anywhere")
         return 0
     settings = _settings()
     path = Path(args.file) if args.file else settings.resolved_admin_key_file()
@@ -71,7 +72,7 @@ def cmd_set_admin_key(args: argparse.Namespace) -> int:
     print(key)
     _note(f"admin key hash written to {path}; store the key now, it is not shown again")
     if settings.admin_key_hash:
-        _note("note: TENANT_RAG_ADMIN_KEY_HASH is set and takes precedence over the file")
+        _note(f"note: {ADMIN_KEY_HASH_ENV} is set and takes precedence over the file")
     return 0
 
 
@@ -81,7 +82,7 @@ def cmd_serve_api(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if getattr(args, "customers_dir", None):
         overrides["customers_dir"] = Path(args.customers_dir)
-    settings = ApiSettings(**overrides)
+    settings = api_settings(**overrides)
     serve(settings, host=args.host, port=args.port)
     return 0
 

@@ -8,13 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tenant_rag.api.settings import MAX_QUESTION_CHARS, MAX_TOP_K
+from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_SPACE_KEYS, MAX_TOP_K, SPACE_KEY_PATTERN
 from tenant_rag.runs.record import RunRecord, RunSummary
 
-SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 RUN_ID_PATTERN = r"^[A-Za-z0-9_.:+~@-]{1,250}$"
-MAX_SPACE_KEYS = 100
 RetrievalMode = Literal["vector", "lexical", "hybrid"]
 
 

@@ -1,41 +1,37 @@
-"""API settings: one pydantic-settings object read from ``TENANT_RAG_API_*`` environment variables.
+"""API settings: the ``api`` part of ``tenant_rag.settings.Settings``, each field read from ``TENANT_RAG_API_<FIELD>``.
 
 Secrets are never stored in plain text: the admin key is configured by its hash (``TENANT_RAG_ADMIN_KEY_HASH``
 or the file written by ``python -m tenant_rag set-admin-key``), and a plaintext key put where a hash belongs is
-refused with a message saying how to make the hash. Build settings lazily with ``get_settings()``.
+refused with a message saying how to make the hash. ``api_settings(**overrides)`` is the environment's API settings
+with some fields replaced (the CLI, the Airflow plugin); ``ApiSettings(...)`` alone reads no environment.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from tenant_rag.constants import ADMIN_KEY_HASH_ENV, DB_CONN_ID, MAX_QUESTION_CHARS, MAX_TOP_K
 from tenant_rag.paths import customers_dir, run_dir
 
-# Hard upper bounds: the OpenAPI schema states these; settings may only tighten them.
-MAX_QUESTION_CHARS = 4000
-MAX_TOP_K = 50
 HASH_RE = re.compile(r"^sha256\$[0-9a-f]{64}$")
 
 
-class ApiSettings(BaseSettings):
-    """Everything the API needs; every field can be set as ``TENANT_RAG_API_<FIELD>``."""
+class ApiSettings(BaseModel):
+    """Everything the API needs; every field can be set as ``TENANT_RAG_API_<FIELD>`` (``settings().api``)."""
 
-    model_config = SettingsConfigDict(env_prefix="TENANT_RAG_API_", extra="forbid", frozen=True, validate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     customers_dir: Path | None = Field(None, description="defaults to tenant_rag.paths.customers_dir()")
     database_url: SecretStr | None = Field(None, description="libpq URL; default: resolve db_conn_id")
-    db_conn_id: str = "tenant_rag_db"
+    db_conn_id: str = DB_CONN_ID
     start_embedded_db: bool = Field(True, description="start the embedded Postgres when nothing is configured")
 
     admin_key_hash: str | None = Field(
         None,
-        validation_alias=AliasChoices("TENANT_RAG_ADMIN_KEY_HASH", "TENANT_RAG_API_ADMIN_KEY_HASH", "admin_key_hash"),
         description="'sha256$<hex>' of the admin key (python -m tenant_rag set-admin-key --print-hash)",
     )
     admin_key_file: Path | None = Field(None, description="JSON file with the admin key hash")
@@ -71,7 +67,7 @@ class ApiSettings(BaseSettings):
             return None
         if not HASH_RE.match(value):
             raise ValueError(
-                "TENANT_RAG_ADMIN_KEY_HASH must be 'sha256$' followed by 64 hex digits (make it with "
+                f"{ADMIN_KEY_HASH_ENV} must be 'sha256$' followed by 64 hex digits (make it with "
                 "'python -m tenant_rag set-admin-key --print-hash'); never put the plaintext key in configuration"
             )
         return value
@@ -95,7 +91,11 @@ class ApiSettings(BaseSettings):
         return self.admin_key_file or run_dir() / "api" / "admin_key.json"
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> ApiSettings:
-    """The process's settings from the environment (cached; call ``get_settings.cache_clear()`` in tests)."""
-    return ApiSettings()
+def api_settings(**overrides: Any) -> ApiSettings:
+    """The environment's API settings (``settings().api``) with ``overrides`` applied and validated."""
+    from tenant_rag.settings import settings
+
+    current = settings().api
+    return ApiSettings.model_validate(
+        {**{name: getattr(current, name) for name in current.model_fields_set}, **overrides}
+    )

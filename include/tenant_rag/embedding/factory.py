@@ -8,15 +8,12 @@ host, else ``TENANT_RAG_GEMINI_BASE_URL`` (a proxy, or the local fake server in 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from tenant_rag.config import GEMINI_MODEL, OFFLINE_MODEL, RAGConfig
 from tenant_rag.connections import ConnectionLike, connection_from_env
 from tenant_rag.embedding.base import Embedder, EmbeddingError
-
-BASE_URL_ENV = "TENANT_RAG_GEMINI_BASE_URL"
-API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+from tenant_rag.settings import settings
 
 
 def embedding_model_id(rag: RAGConfig) -> str:
@@ -42,10 +39,12 @@ def gemini_credentials(conn: ConnectionLike | None) -> GeminiCredentials:
     """
     extra = conn.extra_dejson if conn is not None else {}
     key = (conn.password if conn is not None else None) or extra.get("api_key")
-    key = key or next((os.environ[name] for name in API_KEY_ENVS if os.environ.get(name)), None)
+    environment = settings()
+    if not key and environment.google_api_key is not None:
+        key = environment.google_api_key.get_secret_value()
     host = (conn.host if conn is not None else None) or ""
     host_url = host if host.startswith(("http://", "https://")) else None
-    url = extra.get("base_url") or host_url or os.environ.get(BASE_URL_ENV) or None
+    url = extra.get("base_url") or host_url or environment.gemini_base_url
     return GeminiCredentials(api_key=str(key) if key else None, base_url=str(url) if url else None)
 
 

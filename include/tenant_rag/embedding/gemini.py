@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tenant_rag.config import GEMINI_MODEL
+from tenant_rag.constants import GEMINI_CONN_ID
 from tenant_rag.embedding.base import (
     CallCounter,
     EmbeddingError,
@@ -55,7 +56,7 @@ class GeminiEmbedder(CallCounter):
         retry_initial_delay_s: float = 1.0,
         retry_max_delay_s: float = 30.0,
         customer_id: str = "",
-        conn_id: str = "google_genai_default",
+        conn_id: str = GEMINI_CONN_ID,
         model: str = GEMINI_MODEL,
     ) -> None:
         super().__init__()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import uuid
@@ -22,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from tenant_rag.fsutil import atomic_write_bytes, atomic_write_json
+from tenant_rag.settings import settings
 
-STAGING_ENV = "TENANT_RAG_STAGING_DIR"
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -108,8 +107,8 @@ def staging_for(customer_dir: Path, run_id: str, base: Path | None = None) -> St
     ``<customer_dir>/cache/staging``.
     """
     if base is None:
-        env = os.environ.get(STAGING_ENV)
-        base = Path(env) / customer_dir.name if env else customer_dir / "cache" / "staging"
+        shared = settings().staging_dir
+        base = shared / customer_dir.name if shared else customer_dir / "cache" / "staging"
     return Staging(Path(base) / _folder_name(run_id))
 
 

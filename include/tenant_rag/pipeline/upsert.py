@@ -25,9 +25,10 @@ from tenant_rag.index_cache import write_index_cache
 from tenant_rag.pipeline.staging import ProgressCallback, Staging
 from tenant_rag.pipeline.stats import UpsertStats
 from tenant_rag.runs.options import RunOptions
+from tenant_rag.settings import settings
 from tenant_rag.store.generations import Target, activate, active_of, list_generations, register_target
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter, writers_from_env
+from tenant_rag.store.parallel_writer import PAGES_PER_TRANSACTION, BatchLimits, ParallelPageWriter
 from tenant_rag.store.reader import iter_indexed_pages
 from tenant_rag.store.registry import claim
 from tenant_rag.store.schema import create_store, role_exists, store_names
@@ -176,7 +177,7 @@ def upsert_changes(
             create_store(conn, names)
             register_target(conn, names, target)
         batches = max(1, -(-total // pages_per_transaction))  # more writers than batches would idle
-        parallel = min(writers if writers is not None else writers_from_env(), batches)
+        parallel = min(writers if writers is not None else settings().upsert_writers, batches)
         limits = BatchLimits(pages=pages_per_transaction)
         with ParallelPageWriter(
             conn, names, target.generation, writers=parallel, connect=connect, on_done=batch_done, limits=limits

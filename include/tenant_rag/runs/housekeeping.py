@@ -20,23 +20,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.settings import settings
 from tenant_rag.state import CustomerState, RAGStatus, load_state, update_state
 
 log = logging.getLogger(__name__)
 
-STAGING_MAX_AGE_ENV = "TENANT_RAG_STAGING_MAX_AGE_SECONDS"
-DEFAULT_STAGING_MAX_AGE_SECONDS = 24 * 3600.0
-
 
 def staging_max_age() -> timedelta:
-    raw = os.environ.get(STAGING_MAX_AGE_ENV, "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_STAGING_MAX_AGE_SECONDS
-    except ValueError:
-        seconds = float("nan")
-    if not seconds >= 0:
-        raise ValueError(f"{STAGING_MAX_AGE_ENV}={raw!r}: expected a number of seconds >= 0")
-    return timedelta(seconds=seconds)
+    """``TENANT_RAG_STAGING_MAX_AGE_SECONDS`` (default one day)."""
+    return timedelta(seconds=settings().staging_max_age_seconds)
 
 
 def _last_touched(folder: Path) -> datetime:

@@ -32,13 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from tenant_rag.fsutil import atomic_write_json, exclusive_lock
+from tenant_rag.settings import settings
 
 log = logging.getLogger(__name__)
 
 LEASE_FILE = "run_lease.json"
-LEASE_TTL_ENV = "TENANT_RAG_LEASE_TTL_SECONDS"
-DEFAULT_LEASE_TTL_SECONDS = 600.0
-MIN_LEASE_TTL_SECONDS = 1.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -79,16 +77,7 @@ class Lease:
 
 def lease_ttl_seconds() -> float:
     """``TENANT_RAG_LEASE_TTL_SECONDS`` (seconds without a heartbeat after which a lease may be taken over)."""
-    raw = os.environ.get(LEASE_TTL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LEASE_TTL_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value >= MIN_LEASE_TTL_SECONDS:
-        raise ValueError(f"{LEASE_TTL_ENV}={raw!r}: expected a number of seconds >= {MIN_LEASE_TTL_SECONDS:g}")
-    return value
+    return settings().lease_ttl_seconds
 
 
 def lease_path(customer_dir: Path) -> Path:

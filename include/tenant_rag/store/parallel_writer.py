@@ -20,7 +20,6 @@ transaction: its other pages commit, and the page refused is kept out, with its 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -41,9 +40,6 @@ CHUNKS_PER_TRANSACTION = 5000
 # Measured (bench 5, the corpora x10 in page order): big pages cluster, and 5,000-chunk batches of them held
 # ~75 MB in flight; with this budget the batches in flight stay at a few tens of MB.
 BYTES_PER_TRANSACTION = 4 << 20
-WRITERS_ENV = "TENANT_RAG_UPSERT_WRITERS"
-DEFAULT_WRITERS = 2
-MAX_WRITERS = 16
 
 # What the database raises for what a page's text holds, not for the connection, the transaction or the pipeline:
 # a character the server encoding cannot hold (22021: a NUL in text; 22P05 on a non-UTF-8 server) and a value over a
@@ -96,20 +92,6 @@ def page_bytes(page: PageRows) -> int:
     return sum(len(c.text) + len(c.context) + c.embedding.nbytes for c in page.chunks) + sum(
         len(p.text) for p in page.parents
     )
-
-
-def writers_from_env() -> int:
-    """``TENANT_RAG_UPSERT_WRITERS`` (1..16, default 2): how many connections write one customer's pages at once."""
-    raw = os.environ.get(WRITERS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_WRITERS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{WRITERS_ENV}={raw!r} is not an integer (expected 1..{MAX_WRITERS})") from None
-    if not 1 <= value <= MAX_WRITERS:
-        raise ValueError(f"{WRITERS_ENV}={value} is out of range (expected 1..{MAX_WRITERS})")
-    return value
 
 
 class ParallelPageWriter:

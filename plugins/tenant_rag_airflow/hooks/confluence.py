@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from tenant_rag.connections import ConnectionConfigError
+from tenant_rag.constants import CONFLUENCE_CONN_ID
 from tenant_rag.urls import public_url
-from tenant_rag_airflow.constants import CONFLUENCE_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

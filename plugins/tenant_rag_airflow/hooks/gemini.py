@@ -15,7 +15,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from tenant_rag.connections import ConnectionConfigError
-from tenant_rag_airflow.constants import GEMINI_CONN_ID
+from tenant_rag.constants import API_KEY_ENVS, GEMINI_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -55,8 +55,6 @@ class GeminiHook(BaseHook):
 
     @property
     def api_key(self) -> str:
-        from tenant_rag.embedding.factory import API_KEY_ENVS
-
         key = self.credentials.api_key
         if not key:
             raise MissingApiKeyError(

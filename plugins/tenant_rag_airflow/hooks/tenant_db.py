@@ -10,8 +10,8 @@ from typing import Any
 
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+from tenant_rag.constants import DB_CONN_ID
 from tenant_rag.dsn import database_url
-from tenant_rag_airflow.constants import DB_CONN_ID
 
 
 class TenantRagDbHook(PostgresHook):

@@ -11,7 +11,6 @@ exception otherwise so ``retries`` with exponential backoff apply.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,12 +27,8 @@ from tenant_rag.paths import customer_folder
 from tenant_rag.runs.lease import keep_alive
 from tenant_rag.runs.options import RunOptions
 from tenant_rag.runs.progress import ProgressReporter
-from tenant_rag_airflow.constants import (
-    DEFAULT_PROGRESS_INTERVAL_SECONDS,
-    ERROR_XCOM_KEY,
-    PROGRESS_INTERVAL_ENV,
-    STATS_XCOM_KEY,
-)
+from tenant_rag.settings import settings
+from tenant_rag_airflow.constants import ERROR_XCOM_KEY, STATS_XCOM_KEY
 from tenant_rag_airflow.params import run_options
 
 if TYPE_CHECKING:
@@ -47,10 +42,7 @@ MAX_TEXT = 2000
 
 def progress_interval() -> float:
     """Seconds between two progress lines of a stage (``TENANT_RAG_PROGRESS_SECONDS``, default 30)."""
-    try:
-        return max(0.2, float(os.environ.get(PROGRESS_INTERVAL_ENV, DEFAULT_PROGRESS_INTERVAL_SECONDS)))
-    except ValueError:
-        return DEFAULT_PROGRESS_INTERVAL_SECONDS
+    return settings().progress_seconds
 
 
 def is_permanent(exc: BaseException) -> bool:

@@ -7,7 +7,6 @@ carry ``export_dir`` (where detection reads), the plan and ``as_of`` (where the 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,13 +21,8 @@ from tenant_rag.directory_source import directory_source
 from tenant_rag.documents import iter_page_files
 from tenant_rag.runs.lease import acquire_lease
 from tenant_rag.runs.windows import last_export_as_of, plan_export
+from tenant_rag.settings import settings
 from tenant_rag.state import load_state
-from tenant_rag_airflow.constants import (
-    DEFAULT_LEASE_RECHECK_SECONDS,
-    DEFAULT_LEASE_WAIT_IN_TASK_SECONDS,
-    LEASE_RECHECK_ENV,
-    LEASE_WAIT_IN_TASK_ENV,
-)
 from tenant_rag_airflow.operators.base import TenantRagStageOperator
 from tenant_rag_airflow.run_lease import holder_probe
 
@@ -40,22 +34,15 @@ if TYPE_CHECKING:
 DRY_RUN_DIR = "dry_run_customer"
 
 
-def _seconds(env: str, default: float, minimum: float) -> float:
-    try:
-        return max(minimum, float(os.environ.get(env, default)))
-    except ValueError:
-        return default
-
-
 def lease_recheck_seconds() -> float:
     """Seconds between two looks at a held lease (``TENANT_RAG_LEASE_RECHECK_SECONDS``, default 30)."""
-    return _seconds(LEASE_RECHECK_ENV, DEFAULT_LEASE_RECHECK_SECONDS, 1.0)
+    return settings().lease_recheck_seconds
 
 
 def lease_wait_in_task_seconds() -> float:
     """How long a run waits for the lease inside its task before it is rescheduled
     (``TENANT_RAG_LEASE_WAIT_IN_TASK_SECONDS``, default 60; 0 reschedules at once)."""
-    return _seconds(LEASE_WAIT_IN_TASK_ENV, DEFAULT_LEASE_WAIT_IN_TASK_SECONDS, 0.0)
+    return settings().lease_wait_in_task_seconds
 
 
 def _run_type(context: Context) -> str:

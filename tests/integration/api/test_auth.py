@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from tenant_rag.api.keys import KEYS_FILE, hash_key
-from tenant_rag.api.settings import ApiSettings
+from tenant_rag.api.settings import ApiSettings, api_settings
 from tenant_rag.cli import main as cli_main
 from tests.integration.api.api_support import client, running_api
 from tests.integration.api.conftest import ApiEnv
@@ -161,7 +161,7 @@ def test_admin_key_from_environment_hash_and_plaintext_refused(
         ApiSettings(admin_key_hash=key)
 
     monkeypatch.setenv("TENANT_RAG_ADMIN_KEY_HASH", key_hash)
-    settings = ApiSettings(customers_dir=api_env.customers_dir, database_url=api_env.database_url)
+    settings = api_settings(customers_dir=api_env.customers_dir, database_url=api_env.database_url)
     assert settings.admin_key_hash == key_hash
     with running_api(settings) as base_url:
         with client(base_url, key) as http:

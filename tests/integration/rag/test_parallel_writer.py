@@ -12,16 +12,16 @@ from typing import Any
 import psycopg
 import pytest
 
+from tenant_rag.constants import UPSERT_WRITERS_ENV
 from tenant_rag.db import DatabaseError, admin_connection, dedicated_connection, ensure_vector_types
 from tenant_rag.pipeline import run_update
+from tenant_rag.settings import SettingsError, settings
 from tenant_rag.store.generations import lock_pages, lock_store
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import (
-    WRITERS_ENV,
     BatchLimits,
     ParallelPageWriter,
     page_bytes,
-    writers_from_env,
 )
 from tenant_rag.store.writer import replace_pages
 from tests.integration.rag.rag_core_support import (
@@ -196,14 +196,14 @@ def test_one_writer_writes_inline_on_the_callers_connection(pg_url: str, store: 
 
 
 def test_writers_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(WRITERS_ENV, raising=False)
-    assert writers_from_env() == 2
-    monkeypatch.setenv(WRITERS_ENV, "3")
-    assert writers_from_env() == 3
+    monkeypatch.delenv(UPSERT_WRITERS_ENV, raising=False)
+    assert settings().upsert_writers == 2
+    monkeypatch.setenv(UPSERT_WRITERS_ENV, "3")
+    assert settings().upsert_writers == 3
     for bad in ("0", "17", "two"):
-        monkeypatch.setenv(WRITERS_ENV, bad)
-        with pytest.raises(ValueError, match=WRITERS_ENV):
-            writers_from_env()
+        monkeypatch.setenv(UPSERT_WRITERS_ENV, bad)
+        with pytest.raises(SettingsError, match=UPSERT_WRITERS_ENV):
+            settings()
 
 
 def test_a_pipeline_run_with_two_writers_builds_the_same_index_as_one(pg_url: str, customers_dir: Path) -> None:

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.embedding.factory import BASE_URL_ENV, get_embedder
+from tenant_rag.constants import GEMINI_BASE_URL_ENV
+from tenant_rag.embedding.factory import get_embedder
 from tenant_rag.pipeline import (
     RunOptions,
     chunk_changes,
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.usefixtures("rag_pools")
 @pytest.fixture
 def gemini(monkeypatch: pytest.MonkeyPatch):
     with FakeGeminiServer(api_key="test-key") as server:
-        monkeypatch.setenv(BASE_URL_ENV, server.base_url)
+        monkeypatch.setenv(GEMINI_BASE_URL_ENV, server.base_url)
         monkeypatch.setenv("GOOGLE_API_KEY", "test-key")
         yield server
 

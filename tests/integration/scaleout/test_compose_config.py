@@ -107,35 +107,27 @@ def test_mounts_pythonpath_and_shared_staging(compose: dict[str, Any]) -> None:
 
 
 def test_env_names_match_the_code(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from tenant_rag import db, paths
+    from tenant_rag import constants as c
+    from tenant_rag import paths
+    from tenant_rag.settings import env_names, settings
 
     env = _env(compose, "airflow-worker")
-    for name, value in env.items():
-        if name.startswith("TENANT_RAG_") and name not in {
-            "TENANT_RAG_DB_HOST",
-            "TENANT_RAG_DB_PORT",
-            "TENANT_RAG_DB_NAME",
-            "TENANT_RAG_DB_USER",
-            "TENANT_RAG_DB_PASSWORD",
-        }:
-            monkeypatch.setenv(name, value)
+    deploy_script_only = {f"TENANT_RAG_DB_{part}" for part in ("HOST", "PORT", "NAME", "USER", "PASSWORD")}
+    ours = {name for name in env if name.startswith("TENANT_RAG_")} - deploy_script_only
+    assert ours <= env_names(), sorted(ours - env_names())  # no variable the code would not read
+    for name in ours:
+        monkeypatch.setenv(name, env[name])
     assert str(paths.customers_dir()) == env["TENANT_RAG_CUSTOMERS_DIR"]
     assert str(paths.data_dir()) == env["TENANT_RAG_DATA_DIR"]
     assert str(paths.run_dir()) == env["TENANT_RAG_RUN_DIR"]
     assert str(paths.project_root()) == env["TENANT_RAG_HOME"]
-    assert db.TENANT_SECRET_ENV in env and "TENANT_RAG_QUERY_PASSWORD" not in env  # no shared query login
-    from tenant_rag.store.parallel_writer import WRITERS_ENV, writers_from_env
-
-    assert WRITERS_ENV in env and writers_from_env() == int(env[WRITERS_ENV])
-    from tenant_rag.pipeline.staging import STAGING_ENV
-    from tenant_rag_airflow.constants import CUSTOMERS_DIR_ENV, STAGING_DIR_ENV
-
-    assert STAGING_DIR_ENV == STAGING_ENV and STAGING_DIR_ENV in env and CUSTOMERS_DIR_ENV in env
+    assert c.TENANT_ROLE_SECRET_ENV in env and "TENANT_RAG_QUERY_PASSWORD" not in env  # no shared query login
+    assert c.UPSERT_WRITERS_ENV in env and settings().upsert_writers == int(env[c.UPSERT_WRITERS_ENV])
+    assert c.STAGING_DIR_ENV in env and c.CUSTOMERS_DIR_ENV in env
+    assert str(settings().staging_dir) == env[c.STAGING_DIR_ENV]
     api_env = _env(compose, "tenant-rag-api")
-    assert api_env["TENANT_RAG_DATABASE_URL"].startswith("postgresql://")
-    from tenant_rag.dsn import DATABASE_URL_ENV
-
-    assert DATABASE_URL_ENV == "TENANT_RAG_DATABASE_URL"
+    assert {name for name in api_env if name.startswith("TENANT_RAG_")} - deploy_script_only <= env_names()
+    assert api_env[c.DATABASE_URL_ENV].startswith("postgresql://")
 
 
 def test_init_creates_the_connections_and_pool_the_code_uses(compose: dict[str, Any]) -> None:

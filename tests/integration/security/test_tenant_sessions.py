@@ -12,8 +12,10 @@ import pytest
 from psycopg import errors as pg_errors
 
 from tenant_rag.db import tenant_pool, tenant_url
+from tenant_rag.errors import SettingsError
 from tenant_rag.manager import CustomerRAGManager
-from tenant_rag.tenant_limits import DEFAULT_CONNECTION_LIMIT, TenantLimitsError, tenant_limits
+from tenant_rag.settings import Settings
+from tenant_rag.tenant_limits import tenant_limits
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,
@@ -70,7 +72,7 @@ def test_tenant_roles_carry_connection_limits_and_timeouts(
             "SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = %s", (acme.names.role,)
         ).fetchone()
     assert row is not None
-    assert row[0] == limits.connection_limit == DEFAULT_CONNECTION_LIMIT
+    assert row[0] == limits.connection_limit == Settings.model_fields["tenant_connection_limit"].default
     settings = dict(item.split("=", 1) for item in row[1])
     assert settings == dict(limits.settings + limits.superuser_settings)  # the embedded admin is a superuser
     assert set(settings) >= {"statement_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout"}
@@ -97,11 +99,11 @@ def test_the_pool_and_the_role_follow_a_configured_limit(
             tenant.execute("SELECT pg_sleep(60)")
         assert tenant.execute("SHOW statement_timeout").fetchone() == ("1s",)
     monkeypatch.setenv("TENANT_RAG_TENANT_CONNECTION_LIMIT", "lots")
-    with pytest.raises(TenantLimitsError, match="TENANT_RAG_TENANT_CONNECTION_LIMIT='lots'"):
+    with pytest.raises(SettingsError, match="TENANT_RAG_TENANT_CONNECTION_LIMIT='lots'"):
         tenant_limits()
     monkeypatch.setenv("TENANT_RAG_TENANT_CONNECTION_LIMIT", "2")
     monkeypatch.setenv("TENANT_RAG_TENANT_STATEMENT_TIMEOUT", "30s; DROP ROLE x")
-    with pytest.raises(TenantLimitsError, match="TENANT_RAG_TENANT_STATEMENT_TIMEOUT"):
+    with pytest.raises(SettingsError, match="TENANT_RAG_TENANT_STATEMENT_TIMEOUT"):
         tenant_limits()
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tenant_rag.constants import LEASE_TTL_ENV
+from tenant_rag.errors import SettingsError
 from tenant_rag.runs.lease import (
-    LEASE_TTL_ENV,
     HolderState,
     LeaseLostError,
     acquire_lease,
@@ -114,7 +115,7 @@ def test_the_ttl_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert lease_ttl_seconds() == 45.0
     for bad in ("soon", "0", "-5", "nan"):
         monkeypatch.setenv(LEASE_TTL_ENV, bad)
-        with pytest.raises(ValueError, match=LEASE_TTL_ENV):
+        with pytest.raises(SettingsError, match=LEASE_TTL_ENV):
             lease_ttl_seconds()
 
 

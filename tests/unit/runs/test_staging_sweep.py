@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tenant_rag.runs.housekeeping import STAGING_MAX_AGE_ENV, staging_max_age, sweep_stale_staging
+from tenant_rag.constants import STAGING_MAX_AGE_ENV
+from tenant_rag.errors import SettingsError
+from tenant_rag.runs.housekeeping import staging_max_age, sweep_stale_staging
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -53,5 +55,5 @@ def test_the_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(STAGING_MAX_AGE_ENV, "3600")
     assert staging_max_age() == timedelta(hours=1)
     monkeypatch.setenv(STAGING_MAX_AGE_ENV, "a week")
-    with pytest.raises(ValueError, match=STAGING_MAX_AGE_ENV):
+    with pytest.raises(SettingsError, match=STAGING_MAX_AGE_ENV):
         staging_max_age()
