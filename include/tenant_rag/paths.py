@@ -33,6 +33,11 @@ def customer_folder(customer_id: str, base: Path | str | None = None) -> Path:
     return Path(base or customers_dir()) / validate_customer_id(customer_id)
 
 
+def admin_key_file() -> Path:
+    """Where ``set-admin-key`` keeps the API's admin key hash unless configured: ``<run dir>/api/admin_key.json``."""
+    return run_dir() / "api" / "admin_key.json"
+
+
 def customers_dir() -> Path:
     """Folder holding one ``<customer_id>/`` per customer (``TENANT_RAG_CUSTOMERS_DIR`` overrides)."""
     from tenant_rag.settings import settings

@@ -173,3 +173,11 @@ def describe(exc: ValidationError) -> str:
         shown = "" if _is_secret(loc) else f"={str(error['input'])[:80]!r}"
         lines.append(f"{env_name(loc)}{shown}: {error['msg']}")
     return "invalid environment:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def api_settings(**overrides: Any) -> ApiSettings:
+    """The environment's API settings (``settings().api``) with ``overrides`` applied and validated."""
+    current = settings().api
+    return ApiSettings.model_validate(
+        {**{name: getattr(current, name) for name in current.model_fields_set}, **overrides}
+    )

@@ -78,7 +78,7 @@ def _airflow_base_url() -> str | None:
 def build_app() -> Any:
     """The tenant-rag FastAPI app configured for running inside Airflow's API server."""
     from tenant_rag.api.app import create_app
-    from tenant_rag.api.settings import api_settings
+    from tenant_rag.settings import api_settings
 
     overrides: dict[str, Any] = {"start_embedded_db": False}
     base_url = _airflow_base_url()

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from tenant_rag.api.keys import AdminKey, CustomerKeyStore, hash_key, new_admin_key
-from tenant_rag.api.settings import ApiSettings, api_settings
+from tenant_rag.api.settings import ApiSettings
 from tenant_rag.constants import ADMIN_KEY_HASH_ENV
+from tenant_rag.paths import admin_key_file, customers_dir
+from tenant_rag.settings import api_settings
 
 
 def _settings() -> ApiSettings:
@@ -24,7 +26,7 @@ def _settings() -> ApiSettings:
 
 def _store(args: argparse.Namespace) -> CustomerKeyStore:
     base = getattr(args, "customers_dir", None)
-    return CustomerKeyStore(Path(base) if base else _settings().resolved_customers_dir())
+    return CustomerKeyStore(Path(base) if base else (_settings().customers_dir or customers_dir()))
 
 
 def _note(text: str) -> None:
@@ -67,7 +69,7 @@ def cmd_set_admin_key(args: argparse.Namespace) -> int:
         _note(f"export {ADMIN_KEY_HASH_ENV}='{hash_key(key)}'   # the key above is not stored anywhere")
         return 0
     settings = _settings()
-    path = Path(args.file) if args.file else settings.resolved_admin_key_file()
+    path = Path(args.file) if args.file else (settings.admin_key_file or admin_key_file())
     key = AdminKey(None, path).set_new()
     print(key)
     _note(f"admin key hash written to {path}; store the key now, it is not shown again")

@@ -24,6 +24,7 @@ from tenant_rag.api.settings import ApiSettings
 from tenant_rag.config import CustomerConfig
 from tenant_rag.dsn import resolve_database_url
 from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
+from tenant_rag.paths import admin_key_file, customers_dir
 from tenant_rag.state import CustomerState
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,9 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: ApiSettings, *, database_url_factory: Callable[[], str] | None = None) -> None:
         self.settings = settings
-        self.directory = CustomerDirectory(settings.resolved_customers_dir())
+        self.directory = CustomerDirectory(settings.customers_dir or customers_dir())
         self.keys = CustomerKeyStore(self.directory.base_dir)
-        self.admin = AdminKey(settings.admin_key_hash, settings.resolved_admin_key_file())
+        self.admin = AdminKey(settings.admin_key_hash, (settings.admin_key_file or admin_key_file()))
         self.states = StateSummaries(self.directory.base_dir)
         self.metrics = ApiMetrics(
             self.index_gauges, per_customer=settings.metrics_per_customer, top=settings.metrics_top_customers

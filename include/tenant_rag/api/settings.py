@@ -2,20 +2,20 @@
 
 Secrets are never stored in plain text: the admin key is configured by its hash (``TENANT_RAG_ADMIN_KEY_HASH``
 or the file written by ``python -m tenant_rag set-admin-key``), and a plaintext key put where a hash belongs is
-refused with a message saying how to make the hash. ``api_settings(**overrides)`` is the environment's API settings
-with some fields replaced (the CLI, the Airflow plugin); ``ApiSettings(...)`` alone reads no environment.
+refused with a message saying how to make the hash. ``tenant_rag.settings.api_settings(**overrides)`` is the
+environment's API settings with some fields replaced (the CLI, the Airflow plugin); ``ApiSettings(...)`` alone reads
+no environment.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tenant_rag.constants import ADMIN_KEY_HASH_ENV, DB_CONN_ID, MAX_QUESTION_CHARS, MAX_TOP_K
-from tenant_rag.paths import customers_dir, run_dir
 
 HASH_RE = re.compile(r"^sha256\$[0-9a-f]{64}$")
 
@@ -83,19 +83,3 @@ class ApiSettings(BaseModel):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.rstrip("/")
-
-    def resolved_customers_dir(self) -> Path:
-        return self.customers_dir or customers_dir()
-
-    def resolved_admin_key_file(self) -> Path:
-        return self.admin_key_file or run_dir() / "api" / "admin_key.json"
-
-
-def api_settings(**overrides: Any) -> ApiSettings:
-    """The environment's API settings (``settings().api``) with ``overrides`` applied and validated."""
-    from tenant_rag.settings import settings
-
-    current = settings().api
-    return ApiSettings.model_validate(
-        {**{name: getattr(current, name) for name in current.model_fields_set}, **overrides}
-    )

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from tenant_rag_devtools.confluence_server import children
 from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql
 from tenant_rag_devtools.confluence_server.responses import (
+    V1_PATH,
     ApiError,
     Request,
     Response,
@@ -24,11 +25,12 @@ from tenant_rag_devtools.confluence_server.responses import (
     iso,
     relative_url,
     tinyui,
+    user_json,
     webui,
 )
 from tenant_rag_devtools.confluence_server.site import Attachment, Comment, Page, Site, Space
 
-V1 = "/rest/api"
+V1 = V1_PATH
 _EXPANDABLE = (
     "childTypes",
     "container",
@@ -43,22 +45,6 @@ _EXPANDABLE = (
     "descendants",
     "space",
 )
-
-
-def user_json(req: Request, account_id: str) -> dict[str, Any]:
-    name = req.site.users.get(account_id, "Demo Author")
-    user = {
-        "type": "known",
-        "displayName": name,
-        "publicName": name,
-        "_links": {"self": f"{req.base}{V1}/user?accountId={account_id}"},
-    }
-    user.update(
-        {"accountId": account_id, "accountType": "atlassian"}
-        if req.flavor == "cloud"
-        else {"userKey": account_id, "username": account_id}
-    )
-    return user
 
 
 def _current_user(req: Request) -> dict[str, Any]:

@@ -8,7 +8,6 @@ cursor pagination (keyset on page id, so pages added or removed mid-listing are 
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from tenant_rag_devtools.confluence_server import children
@@ -19,6 +18,7 @@ from tenant_rag_devtools.confluence_server.responses import (
     decode_cursor,
     encode_cursor,
     iso,
+    labels_v2,
     relative_url,
     tinyui,
     webui,
@@ -188,7 +188,3 @@ def handle(req: Request, path: str) -> Response:
                 chain = [{"id": a.page_id, "type": "page"} for a in site.ancestors(page.page_id)]  # top first
                 return Response(200, {"results": chain[: req.limit()], "_links": {"base": req.base}})
     raise ApiError(404, f"no such v2 resource: {path}")
-
-
-def labels_v2(page: Page) -> list[dict[str, str]]:
-    return [{"id": str(zlib.crc32(name.encode())), "name": name, "prefix": "global"} for name in sorted(page.labels)]

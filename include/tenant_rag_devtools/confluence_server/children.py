@@ -16,7 +16,9 @@ from tenant_rag_devtools.confluence_server.responses import (
     decode_cursor,
     encode_cursor,
     iso,
+    labels_v2,
     relative_url,
+    user_json,
 )
 from tenant_rag_devtools.confluence_server.site import Attachment, Comment, Folder, Page
 
@@ -38,8 +40,6 @@ def _webui(att: Attachment) -> str:
 
 
 def _v1_version(req: Request, number: int, when: Any, author: str, self_link: str) -> dict[str, Any]:
-    from tenant_rag_devtools.confluence_server.api_v1 import user_json
-
     return {
         "by": user_json(req, author),
         "when": iso(when),
@@ -99,8 +99,6 @@ def attachment_v2(att: Attachment) -> dict[str, Any]:
 
 
 def comment_v1(req: Request, comment: Comment, expand: set[str]) -> dict[str, Any]:
-    from tenant_rag_devtools.confluence_server.api_v1 import user_json
-
     page = req.site.pages[comment.container_id]
     item: dict[str, Any] = {
         "id": comment.page_id,
@@ -236,8 +234,6 @@ def handle_v2(req: Request, path: str, page: Page, rest: list[str]) -> Response 
         body_format = req.one("body-format")
         return cursor_page(req, path, [comment_v2(c, body_format) for c in _footer_comments(req, page)])
     if rest == ["labels"]:
-        from tenant_rag_devtools.confluence_server.api_v2 import labels_v2
-
         return cursor_page(req, path, labels_v2(page), min(250, req.site.label_page_size))
     return None
 

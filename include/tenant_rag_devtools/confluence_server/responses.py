@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from tenant_rag_devtools.confluence_server.site import Page, Site
+
+V1_PATH = "/rest/api"
 
 
 @dataclass
@@ -129,3 +132,23 @@ def webui(page: Page, flavor: str) -> str:
 def tinyui(page_id: str) -> str:
     raw = int(page_id).to_bytes(4, "little") if page_id.isdigit() else page_id.encode()[:4]
     return "/x/" + base64.urlsafe_b64encode(raw).decode().rstrip("=").rstrip("A")
+
+
+def user_json(req: Request, account_id: str) -> dict[str, Any]:
+    name = req.site.users.get(account_id, "Demo Author")
+    user = {
+        "type": "known",
+        "displayName": name,
+        "publicName": name,
+        "_links": {"self": f"{req.base}{V1_PATH}/user?accountId={account_id}"},
+    }
+    user.update(
+        {"accountId": account_id, "accountType": "atlassian"}
+        if req.flavor == "cloud"
+        else {"userKey": account_id, "username": account_id}
+    )
+    return user
+
+
+def labels_v2(page: Page) -> list[dict[str, str]]:
+    return [{"id": str(zlib.crc32(name.encode())), "name": name, "prefix": "global"} for name in sorted(page.labels)]

@@ -22,6 +22,7 @@ import pytest
 
 from tenant_rag import embedded_pg
 from tenant_rag.dsn import airflow_conn_json
+from tenant_rag.paths import admin_key_file
 from tests.integration.api.api_support import free_socket
 from tests.integration.api.conftest import ApiEnv
 
@@ -52,7 +53,7 @@ def plugin_env(api_env: ApiEnv, root: Path, **extra: str) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "TENANT_RAG_RUN_DIR": str(root / "run"),
         "TENANT_RAG_API_CUSTOMERS_DIR": str(api_env.customers_dir),
-        "TENANT_RAG_API_ADMIN_KEY_FILE": str(api_env.settings.resolved_admin_key_file()),
+        "TENANT_RAG_API_ADMIN_KEY_FILE": str(api_env.settings.admin_key_file or admin_key_file()),
         "TENANT_RAG_API_AIRFLOW_BASE_URL": api_env.airflow.base_url,
         "TENANT_RAG_API_AIRFLOW_USERNAME": api_env.airflow.username,
         "TENANT_RAG_API_AIRFLOW_PASSWORD": api_env.airflow.password,

@@ -10,8 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from tenant_rag.api.keys import KEYS_FILE, hash_key
-from tenant_rag.api.settings import ApiSettings, api_settings
+from tenant_rag.api.settings import ApiSettings
 from tenant_rag.cli import main as cli_main
+from tenant_rag.paths import admin_key_file
+from tenant_rag.settings import api_settings
 from tests.integration.api.api_support import client, running_api
 from tests.integration.api.conftest import ApiEnv
 
@@ -111,7 +113,7 @@ def test_keys_are_stored_hashed_and_private(api_env: ApiEnv) -> None:
         assert api_env.key(customer_id) not in text
         assert hash_key(api_env.key(customer_id)) in text
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    admin_file = api_env.settings.resolved_admin_key_file()
+    admin_file = api_env.settings.admin_key_file or admin_key_file()
     assert api_env.keys.admin not in admin_file.read_text()
     assert json.loads(admin_file.read_text())["hash"] == hash_key(api_env.keys.admin)
 
