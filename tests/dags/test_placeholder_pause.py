@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag_airflow.dag_builder import CONFIG_ERROR_TAG, declared_paused
+from tenant_rag_airflow.config_error_dag import CONFIG_ERROR_TAG, declared_paused
 from tenant_rag_airflow.dag_runner import dags_folder
 
 DAG_FILE = dags_folder() / "tenant_rag_dags.py"

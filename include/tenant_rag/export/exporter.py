@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 from tenant_rag.config import AttachmentsConfig, ConfluenceExportConfig, CustomerConfig
 from tenant_rag.export import cql
 from tenant_rag.export.attachments import export_attachments
-from tenant_rag.export.client import ConfluenceClient, SpaceMissing, make_client
+from tenant_rag.export.client import ConfluenceClient, SpaceMissing
+from tenant_rag.export.client_flavors import make_client
 from tenant_rag.export.comments import comments_markdown
 from tenant_rag.export.errors import (
     ConfluenceAuthError,

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tenant_rag.export import storage_to_markdown
-from tenant_rag.export.client import CloudClient, ServerClient
+from tenant_rag.export.client_flavors import CloudClient, ServerClient
 from tenant_rag.export.errors import PageBodyMissingError
 from tenant_rag.export.models import ConfluenceCredentials, SpaceInfo
 
