@@ -11,12 +11,12 @@ import base64
 import json
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from tenant_rag.api.models import DagRun
 from tenant_rag.urls import public_url
 
 TOKEN_PATH = "/auth/token"
@@ -32,29 +32,17 @@ class AirflowError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class DagRunInfo:
-    dag_id: str
-    run_id: str
-    state: str
-    logical_date: str | None = None
-    queued_at: str | None = None
-    start_date: str | None = None
-    end_date: str | None = None
-    conf: dict[str, Any] | None = None
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> DagRunInfo:
-        return cls(
-            dag_id=str(data.get("dag_id", "")),
-            run_id=str(data.get("dag_run_id") or data.get("run_id") or ""),
-            state=str(data.get("state") or "unknown"),
-            logical_date=data.get("logical_date"),
-            queued_at=data.get("queued_at"),
-            start_date=data.get("start_date"),
-            end_date=data.get("end_date"),
-            conf=data.get("conf") if isinstance(data.get("conf"), dict) else None,
-        )
+def dag_run_from_api(data: dict[str, Any]) -> DagRun:
+    return DagRun(
+        dag_id=str(data.get("dag_id", "")),
+        run_id=str(data.get("dag_run_id") or data.get("run_id") or ""),
+        state=str(data.get("state") or "unknown"),
+        logical_date=data.get("logical_date"),
+        queued_at=data.get("queued_at"),
+        start_date=data.get("start_date"),
+        end_date=data.get("end_date"),
+        conf=data.get("conf") if isinstance(data.get("conf"), dict) else None,
+    )
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -155,14 +143,14 @@ class AirflowClient:
             kind = "unavailable" if status >= 500 else "rejected"
         raise AirflowError(kind, _message(response), status)
 
-    def trigger_dag_run(self, dag_id: str, conf: dict[str, Any], *, note: str | None = None) -> DagRunInfo:
+    def trigger_dag_run(self, dag_id: str, conf: dict[str, Any], *, note: str | None = None) -> DagRun:
         """Queue a manual run (``logical_date`` null: Airflow 3's manual-run form) and return it."""
         body: dict[str, Any] = {"logical_date": None, "conf": conf}
         if note:
             body["note"] = note
         data = self._request("POST", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns", body)
-        return DagRunInfo.from_api(data)
+        return dag_run_from_api(data)
 
-    def get_dag_run(self, dag_id: str, run_id: str) -> DagRunInfo:
+    def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
         path = f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}"
-        return DagRunInfo.from_api(self._request("GET", path))
+        return dag_run_from_api(self._request("GET", path))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_SPACE_KEYS, MAX_TOP_K, SPACE_KEY_PATTERN
 from tenant_rag.runs.record import RunRecord, RunSummary
@@ -22,19 +22,23 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _unique(keys: list[str] | None) -> list[str] | None:
-    if keys is not None and len(set(keys)) != len(keys):
+def _space_keys(keys: list[str]) -> list[str]:
+    for key in keys:
+        if not re.match(SPACE_KEY_PATTERN, key):
+            raise ValueError(f"space key {key[:50]!r} is not a Confluence space key")
+    if len(set(keys)) != len(keys):
         raise ValueError("space keys must not repeat")
     return keys
 
 
-SpaceKeys = list[str]
+#: Confluence space keys of a request: each a valid key, none repeated.
+SpaceKeys = Annotated[list[str], AfterValidator(_space_keys)]
 
 
 class QueryRequest(_Input):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="natural-language question")
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="parent documents to return (default: config)")
-    space_keys: list[str] | None = Field(
+    space_keys: SpaceKeys | None = Field(
         None, min_length=1, max_length=MAX_SPACE_KEYS, description="only search these spaces"
     )
     mode: RetrievalMode | None = Field(None, description="retrieval mode (default: the customer's config)")
@@ -47,14 +51,6 @@ class QueryRequest(_Input):
         if "\x00" in value:
             raise ValueError("question must not contain NUL characters")
         return value
-
-    @field_validator("space_keys")
-    @classmethod
-    def _keys(cls, value: list[str] | None) -> list[str] | None:
-        for key in value or []:
-            if not re.match(SPACE_KEY_PATTERN, key):
-                raise ValueError(f"space key {key[:50]!r} is not a Confluence space key")
-        return _unique(value)
 
 
 class QueryDocument(BaseModel):
@@ -121,15 +117,7 @@ class CustomerList(BaseModel):
 class IndexRequest(_Input):
     full_refresh: bool = Field(False, description="re-export and re-index everything")
     dry_run: bool = Field(False, description="report what would change, write nothing")
-    space_keys: list[str] | None = Field(None, min_length=1, max_length=MAX_SPACE_KEYS)
-
-    @field_validator("space_keys")
-    @classmethod
-    def _keys(cls, value: list[str] | None) -> list[str] | None:
-        for key in value or []:
-            if not re.match(SPACE_KEY_PATTERN, key):
-                raise ValueError(f"space key {key[:50]!r} is not a Confluence space key")
-        return _unique(value)
+    space_keys: SpaceKeys | None = Field(None, min_length=1, max_length=MAX_SPACE_KEYS)
 
 
 class BulkIndexRequest(_Input):
@@ -150,8 +138,11 @@ class BulkIndexRequest(_Input):
         return value
 
 
-class IndexRun(BaseModel):
-    customer_id: str
+class DagRun(BaseModel):
+    """One DAG run as Airflow's REST API reports it."""
+
+    model_config = ConfigDict(frozen=True)
+
     dag_id: str
     run_id: str
     state: str
@@ -160,6 +151,10 @@ class IndexRun(BaseModel):
     start_date: str | None = None
     end_date: str | None = None
     conf: dict[str, Any] | None = None
+
+
+class IndexRun(DagRun):
+    customer_id: str
     stats: dict[str, Any] | None = Field(None, description="the run's stats once recorded in the customer state")
 
 

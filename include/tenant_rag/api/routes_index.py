@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from tenant_rag.api.airflow_client import AirflowError, DagRunInfo
+from tenant_rag.api.airflow_client import AirflowError
 from tenant_rag.api.auth import Access, ServicesDep, require_admin
 from tenant_rag.api.errors import ApiError, ErrorBody
 from tenant_rag.api.models import (
@@ -14,6 +14,7 @@ from tenant_rag.api.models import (
     BulkIndexItem,
     BulkIndexRequest,
     BulkIndexResponse,
+    DagRun,
     DeleteIndexResponse,
     IndexRequest,
     IndexRun,
@@ -55,22 +56,11 @@ def _conf(body: IndexRequest | BulkIndexRequest, space_keys: list[str] | None) -
     return conf
 
 
-def _run(customer_id: str, info: DagRunInfo, stats: dict[str, Any] | None = None) -> IndexRun:
-    return IndexRun(
-        customer_id=customer_id,
-        dag_id=info.dag_id,
-        run_id=info.run_id,
-        state=info.state,
-        logical_date=info.logical_date,
-        queued_at=info.queued_at,
-        start_date=info.start_date,
-        end_date=info.end_date,
-        conf=info.conf,
-        stats=stats,
-    )
+def _run(customer_id: str, info: DagRun, stats: dict[str, Any] | None = None) -> IndexRun:
+    return IndexRun(customer_id=customer_id, stats=stats, **info.model_dump())
 
 
-def _trigger(services: Services, config: CustomerConfig, conf: dict[str, Any]) -> DagRunInfo:
+def _trigger(services: Services, config: CustomerConfig, conf: dict[str, Any]) -> DagRun:
     dag_id = dag_id_for(config.customer_id)
     try:
         info = services.airflow().trigger_dag_run(dag_id, conf, note="triggered through the tenant-rag API")
