@@ -29,7 +29,7 @@ from tenant_rag.export.errors import (
     PageNotFoundError,
 )
 from tenant_rag.export.http import HttpClient, RetryPolicy, sent_limit, with_limit
-from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSummary, SpaceInfo
+from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSummary, SpaceInfo, parse_time
 from tenant_rag.urls import public_url
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,24 @@ class ConfluenceClient:
 
     def attachment_url(self, page_id: str, filename: str) -> str:
         return f"{self.base_url}/download/attachments/{page_id}/{quote(filename)}"
+
+    def page_content(
+        self, item: dict[str, Any], space: SpaceInfo, *, parent_id: str | None, modified: Any, labels: list[str]
+    ) -> PageContent:
+        """A page answer (either flavour) as ``PageContent``; raises ``PageBodyMissingError`` without a body."""
+        links = item.get("_links") or {}
+        page_id = str(item["id"])
+        return PageContent(
+            page_id=page_id,
+            title=str(item.get("title") or ""),
+            space_key=space.key,
+            parent_id=parent_id,
+            version=int((item.get("version") or {}).get("number") or 0),
+            last_modified=parse_time(modified),
+            storage=storage_of(item, page_id),
+            labels=tuple(sorted(set(labels))),
+            url=(links.get("base") or self.base_url) + links["webui"] if links.get("webui") else None,
+        )
 
     @property
     def v1(self) -> str:

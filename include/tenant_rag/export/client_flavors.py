@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from tenant_rag.export.client import ConfluenceClient, SpaceMissing, read_page_json, storage_of, tree_parent
+from tenant_rag.export.client import ConfluenceClient, SpaceMissing, read_page_json, tree_parent
 from tenant_rag.export.errors import ConfluenceHTTPError, ExportError
 from tenant_rag.export.http import RetryPolicy
 from tenant_rag.export.models import ConfluenceCredentials, PageContent, PageSummary, SpaceInfo, parse_time
@@ -64,18 +64,9 @@ class CloudClient(ConfluenceClient):
         if (labels_field.get("meta") or {}).get("hasMore"):
             url = f"{self.v2}/pages/{page_id}/labels"
             labels = [str(label.get("name")) for label in self.paginate(url, {"limit": 250})]
-        links = item.get("_links") or {}
         version = item.get("version") or {}
-        return PageContent(
-            page_id=str(item["id"]),
-            title=str(item.get("title") or ""),
-            space_key=space.key,
-            parent_id=tree_parent(item),
-            version=int(version.get("number") or 0),
-            last_modified=parse_time(version.get("createdAt")),
-            storage=storage_of(item, page_id),
-            labels=tuple(sorted(set(labels))),
-            url=(links.get("base") or self.base_url) + links["webui"] if links.get("webui") else None,
+        return self.page_content(
+            item, space, parent_id=tree_parent(item), modified=version.get("createdAt"), labels=labels
         )
 
 
@@ -134,18 +125,12 @@ class ServerClient(ConfluenceClient):
         if (embedded.get("_links") or {}).get("next") or (limit and size >= limit):  # only the first page came
             labels = list(self.paginate(f"{self.v1}/content/{page_id}/label", {"start": 0, "limit": 200}))
         ancestors = item.get("ancestors") or []
-        links = item.get("_links") or {}
-        version = item.get("version") or {}
-        return PageContent(
-            page_id=str(item["id"]),
-            title=str(item.get("title") or ""),
-            space_key=space.key,
+        return self.page_content(
+            item,
+            space,
             parent_id=str(ancestors[-1]["id"]) if ancestors else None,
-            version=int(version.get("number") or 0),
-            last_modified=parse_time(version.get("when")),
-            storage=storage_of(item, page_id),
-            labels=tuple(sorted({str(label.get("name")) for label in labels})),
-            url=(links.get("base") or self.base_url) + links["webui"] if links.get("webui") else None,
+            modified=(item.get("version") or {}).get("when"),
+            labels=[str(label.get("name")) for label in labels],
         )
 
 
