@@ -102,7 +102,7 @@ def _meta(key: str, info: AttachmentInfo, page_title: str, crumbs: list[str]) ->
     }
 
 
-def _paths(key: str, infos: list[AttachmentInfo]) -> dict[str, str]:
+def document_paths(key: str, infos: list[AttachmentInfo]) -> dict[str, str]:
     """Attachment id -> document path; files of one page whose names collide are told apart by id."""
     by_page: dict[str, list[TreeNode]] = {}
     for info in infos:
@@ -112,6 +112,24 @@ def _paths(key: str, infos: list[AttachmentInfo]) -> dict[str, str]:
         for page_id, nodes in by_page.items()
         for att_id, rel in plan_paths(nodes).items()
     }
+
+
+def _unfit(info: AttachmentInfo, kind: str | None, config: AttachmentsConfig) -> tuple[str, str] | None:
+    """(reason, detail) when a file is not to be read at all: a type not configured, or over the size limit."""
+    if kind is None or kind not in config.types:
+        return "unsupported_type", f"type {kind or info.media_type!r}"
+    if info.file_size is not None and info.file_size > config.max_bytes:
+        return "too_large", f"{info.file_size} bytes > {config.max_bytes}"
+    return None
+
+
+def expects_document(info: AttachmentInfo, config: AttachmentsConfig, previous: AttachmentEntry | None) -> bool:
+    """Whether the file should have a document after this run (known before it runs; a download or extraction
+    failure of a new or changed file can still leave none)."""
+    if _unfit(info, kind_of(info.file_name, info.media_type), config) is not None:
+        return False
+    unchanged = previous is not None and (previous.version, previous.file_size) == (info.version, info.file_size)
+    return not (unchanged and previous is not None and previous.path is None)
 
 
 def _download(client: ConfluenceClient, job: _Job, key: str, export_root: Path, max_bytes: int) -> _Outcome:
@@ -178,20 +196,18 @@ def export_attachments(
         entries: dict[str, AttachmentEntry] = {}
         infos = [a for a in plan.attachments or [] if a.page_id in plan.listing and alive(plan, a.page_id)]
         counts["listed"] += len(infos)
-        paths = _paths(key, infos)
+        paths = document_paths(key, infos)
         for info in sorted(infos, key=lambda a: (len(a.page_id), a.page_id, a.attachment_id)):
             page = plan.listing[info.page_id]
             meta = _meta(key, info, page.title, plan.breadcrumbs(info.page_id))
             kind = kind_of(info.file_name, info.media_type)
             previous = old.get(info.attachment_id)
-            if kind is None or kind not in config.types:
-                failures.append(_skip(key, info, "unsupported_type", f"type {kind or info.media_type!r}"))
-                entries[info.attachment_id] = _entry(info, meta, None, "unsupported_type")
+            unfit = _unfit(info, kind, config)
+            if unfit is not None:
+                failures.append(_skip(key, info, *unfit))
+                entries[info.attachment_id] = _entry(info, meta, None, unfit[0])
                 continue
-            if info.file_size is not None and info.file_size > config.max_bytes:
-                failures.append(_skip(key, info, "too_large", f"{info.file_size} bytes > {config.max_bytes}"))
-                entries[info.attachment_id] = _entry(info, meta, None, "too_large")
-                continue
+            assert kind is not None  # _unfit refuses files of unknown type
             same = previous is not None and (previous.version, previous.file_size) == (info.version, info.file_size)
             job = _Job(info, kind, paths[info.attachment_id], meta, previous)
             if same and previous is not None and previous.reason in ("unreadable", "no_text"):

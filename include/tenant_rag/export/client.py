@@ -100,6 +100,7 @@ class ConfluenceClient:
         self.http = HttpClient(policy=policy, **self._auth(credentials))
         self._users: dict[str, str | None] = {}
         self._users_lock = threading.Lock()
+        self._user_lookups: dict[str, threading.Lock] = {}
 
     def _auth(self, credentials: ConfluenceCredentials) -> dict[str, Any]:
         raise NotImplementedError
@@ -138,17 +139,23 @@ class ConfluenceClient:
         return found
 
     def user_name(self, user_id: str) -> str | None:
-        """Display name of a mentioned user (cached; None when the lookup fails)."""
+        """Display name of a mentioned user (None when the lookup fails), asked once per client (one run) even when
+        pages converted in parallel mention the same user."""
         with self._users_lock:
             if user_id in self._users:
                 return self._users[user_id]
-        try:
-            payload, _ = self.http.get_json(f"{self.v1}/user", self._user_params(user_id))
-            name = payload.get("displayName") or payload.get("publicName")
-        except ConfluenceHTTPError:
-            name = None
-        with self._users_lock:
-            self._users[user_id] = name
+            lookup = self._user_lookups.setdefault(user_id, threading.Lock())
+        with lookup:  # a second thread asking for the same user waits for the first one's answer
+            with self._users_lock:
+                if user_id in self._users:
+                    return self._users[user_id]
+            try:
+                payload, _ = self.http.get_json(f"{self.v1}/user", self._user_params(user_id))
+                name = payload.get("displayName") or payload.get("publicName")
+            except ConfluenceHTTPError:
+                name = None
+            with self._users_lock:
+                self._users[user_id] = name
         return name
 
     def user_time_zone(self) -> str | None:

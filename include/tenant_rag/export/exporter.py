@@ -14,6 +14,7 @@ disagrees.
 
 from __future__ import annotations
 
+import functools
 import logging
 import posixpath
 import time
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from tenant_rag.config import AttachmentsConfig, ConfluenceExportConfig, CustomerConfig
 from tenant_rag.export import cql
+from tenant_rag.export.attachment_links import AttachmentLinks
 from tenant_rag.export.attachments import export_attachments
 from tenant_rag.export.client import ConfluenceClient, SpaceMissing
 from tenant_rag.export.client_flavors import make_client
@@ -81,6 +83,7 @@ def _fetch_and_write(
     links: dict[tuple[str, str], str],
     export_root: Path,
     moves: PreparedMoves,
+    files: AttachmentLinks,
 ) -> tuple[ManifestEntry, bool]:
     """Fetch, convert and write one page (in a worker thread); raises ``PageUnreadableError`` and friends."""
     page = client.get_page(page_id, plan.space)
@@ -97,6 +100,8 @@ def _fetch_and_write(
         site_url=client.base_url,
         attachment_url=lambda name: client.attachment_url(page_id, name),
         user_name=client.user_name,
+        attachment=functools.partial(files.attachment, page_id, rel),
+        attachments_of=functools.partial(files.attachments_of, page_id, rel),
     )
     result = storage_to_markdown(page.storage, context)
     body = result.markdown
@@ -248,6 +253,7 @@ def _run(
     attachments: AttachmentsConfig,
 ) -> dict[str, Any]:
     links = title_map(plans, manifest)
+    files = AttachmentLinks(plans, manifest, attachments, client.attachment_url)
     fresh: dict[str, ManifestEntry] = {}  # page id -> entry for pages fetched and written in this run
     errors: list[dict[str, str]] = []
     unreadable = Unreadable()
@@ -260,7 +266,7 @@ def _run(
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="confluence-fetch")
     try:
         futures: dict[Future[Any], tuple[SpacePlan, str]] = {
-            pool.submit(_fetch_and_write, client, plan, page_id, links, export_root, moves): (plan, page_id)
+            pool.submit(_fetch_and_write, client, plan, page_id, links, export_root, moves, files): (plan, page_id)
             for plan in plans
             for page_id in plan.fetch
         }

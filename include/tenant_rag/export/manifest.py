@@ -22,7 +22,7 @@ from tenant_rag.fsutil import atomic_write_json
 
 log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 1
-CONVERTER_VERSION = 1  # bump when the Markdown output changes: full runs then re-render every page
+CONVERTER_VERSION = 2  # bump when the Markdown output changes: full runs then re-render every page
 
 
 @dataclass

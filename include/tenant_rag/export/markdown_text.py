@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 
 BREAK = "\ue000"  # stands for <br/> inside inline text until the paragraph is assembled
 _SPACES = re.compile(r"[ \t\r\n\f\v\xa0]+")
@@ -11,6 +12,7 @@ _TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
 _ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])(\s|$)")
 _BULLET_MARKER = re.compile(r"^([-+])(\s|$)")
 _THEMATIC = re.compile(r"^([-=_])(\s*\1){2,}\s*$")
+_BLOCK_START = re.compile(r"^(?:[-+*][ \t]|\d{1,9}[.)][ \t]|#|>|\||`{3}|~{3})")
 _URL_UNSAFE = {" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", "\n": "", "\r": "", "\t": "%09"}
 
 
@@ -50,6 +52,22 @@ def escape_line_start(line: str) -> str:
     if ordered:
         return f"{ordered.group(1)}\\{line[len(ordered.group(1)) :]}"
     return line
+
+
+def starts_block(markdown: str) -> bool:
+    """Whether Markdown opens with block syntax (a list item, heading, quote, table or fence), not paragraph text."""
+    return bool(_BLOCK_START.match(markdown))
+
+
+def code_text(text: str) -> str:
+    """A code body as typed, without the whitespace around it: blank first and last lines and the indentation every
+    line shares (storage bodies often carry the XML's own indentation) are dropped."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return textwrap.dedent("\n".join(lines))
 
 
 def code_span(text: str) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote, urlsplit
 from lxml import etree
 
 from tenant_rag.export import markdown_text as md
-from tenant_rag.export.storage_context import Converter
+from tenant_rag.export.storage_context import AttachmentRef, Converter
 from tenant_rag.export.storage_parse import attr, first_child, tag_name, text_of
 
 EMOTICONS = {
@@ -88,16 +88,51 @@ def _link_body(conv: Converter, link: etree._Element, depth: int) -> str:
     return ""
 
 
-def attachment_href(conv: Converter, resource: etree._Element) -> str:
-    filename = attr(resource, "ri:filename") or ""
-    if conv.context.attachment_url and first_child(resource, "ri:page") is None:
-        return conv.context.attachment_url(filename)
-    return quote(filename)
+def find_attachment(
+    conv: Converter, file_name: str, page_title: str | None = None, space: str = ""
+) -> AttachmentRef | None:
+    """The file ``file_name`` attached to this page (``page_title`` None) or to another page; None when another
+    page's file is unknown. A file of this page is always found: its URL comes from ``attachment_url`` or, without
+    one, is the file name itself (a link relative to the page)."""
+    context = conv.context
+    space = space or context.space_key
+    if context.attachment is not None:
+        found = context.attachment(file_name, page_title, space)
+        if found is not None:
+            return found
+    if page_title is not None:
+        return None
+    url = context.attachment_url(file_name) if context.attachment_url else quote(file_name)
+    return AttachmentRef(file_name, url)
+
+
+def owner_page(conv: Converter, resource: etree._Element) -> tuple[str | None, str]:
+    """(title, space key) of the page an ``ri:attachment`` names with a nested ``ri:page``; title None: this page."""
+    page = first_child(resource, "ri:page")
+    title = attr(page, "ri:content-title") if page is not None else None
+    if page is None or not title:
+        return None, conv.context.space_key
+    return title, attr(page, "ri:space-key") or conv.context.space_key
+
+
+def attachment_href(conv: Converter, resource: etree._Element) -> tuple[str | None, bool]:
+    """Where an ``ri:attachment`` links to, and whether that is the file: its download URL; for an unknown file of
+    another page, that page (False); (None, False) when nothing is known."""
+    title, space = owner_page(conv, resource)
+    found = find_attachment(conv, attr(resource, "ri:filename") or "", title, space)
+    if found is not None:
+        return found.url, True
+    page = first_child(resource, "ri:page")
+    return (page_href(conv, page) if page is not None else None), False
 
 
 def page_href(conv: Converter, resource: etree._Element) -> str | None:
-    title = attr(resource, "ri:content-title") or ""
-    space = attr(resource, "ri:space-key") or conv.context.space_key
+    return page_link(conv, attr(resource, "ri:content-title") or "", attr(resource, "ri:space-key") or "")
+
+
+def page_link(conv: Converter, title: str, space: str = "") -> str | None:
+    """A link to the page ``title`` of ``space`` (default: this page's): its exported file, else its site URL."""
+    space = space or conv.context.space_key
     if not title:
         return None
     conv.page_links.add((space, title))
@@ -125,7 +160,7 @@ def render_link(conv: Converter, link: etree._Element, depth: int) -> str:
     if kind == "ri:page":
         href = page_href(conv, resource)
     elif kind == "ri:attachment":
-        href = attachment_href(conv, resource)
+        href, _ = attachment_href(conv, resource)
     elif kind == "ri:url":
         href = attr(resource, "ri:value")
     else:
@@ -136,14 +171,21 @@ def render_link(conv: Converter, link: etree._Element, depth: int) -> str:
 
 
 def render_image(conv: Converter, image: etree._Element) -> str:
+    """An image; one attached to another page that the export does not know becomes a link to that page."""
     resource = next((child for child in image if tag_name(child) in ("ri:attachment", "ri:url")), None)
     if resource is None:
         return ""
-    is_url = tag_name(resource) == "ri:url"
-    href = (attr(resource, "ri:value") or "") if is_url else attachment_href(conv, resource)
-    file_name = urlsplit(href).path.rsplit("/", 1)[-1] if is_url else resource_label(resource)
+    if tag_name(resource) == "ri:url":
+        href: str | None = attr(resource, "ri:value") or ""
+        file_name, is_file = urlsplit(href or "").path.rsplit("/", 1)[-1], True
+    else:
+        file_name = resource_label(resource)
+        href, is_file = attachment_href(conv, resource)
     label = attr(image, "ac:alt") or attr(image, "ac:title") or unquote(file_name)
-    return f"![{md.escape_text(md.collapse_spaces(label)).strip()}]({md.link_url(href)})" if href else ""
+    label = md.escape_text(md.collapse_spaces(label)).strip()
+    if not href:
+        return label
+    return f"{'!' if is_file else ''}[{label}]({md.link_url(href)})"
 
 
 def render_task_list(conv: Converter, task_list: etree._Element, depth: int) -> str:
@@ -155,5 +197,9 @@ def render_task_list(conv: Converter, task_list: etree._Element, depth: int) -> 
         done = status is not None and text_of(status).strip().lower() == "complete"
         body = first_child(task, "ac:task-body")
         content = conv.blocks(body, depth + 1) if body is not None else []
-        items.append(conv.list_item("- [x] " if done else "- [ ] ", content, indent_width=2))
+        marker = "- [x] " if done else "- [ ] "
+        if content and md.starts_block(content[0]):  # a body opening with a list (or code...) goes under the box
+            items.append(marker.rstrip() + "\n" + md.indent(conv.list_item("", content), "  "))
+        else:
+            items.append(conv.list_item(marker, content, indent_width=2))
     return "\n".join(items)
