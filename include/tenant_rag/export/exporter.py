@@ -14,9 +14,7 @@ disagrees.
 
 from __future__ import annotations
 
-import functools
 import logging
-import posixpath
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -33,7 +31,6 @@ from tenant_rag.export.attachment_links import AttachmentLinks
 from tenant_rag.export.attachments import export_attachments
 from tenant_rag.export.client import ConfluenceClient, SpaceMissing
 from tenant_rag.export.client_flavors import make_client
-from tenant_rag.export.comments import comments_markdown
 from tenant_rag.export.errors import (
     ConfluenceAuthError,
     ConfluenceHTTPError,
@@ -45,12 +42,10 @@ from tenant_rag.export.errors import (
 from tenant_rag.export.http import RetryPolicy
 from tenant_rag.export.manifest import ExportManifest, ManifestEntry
 from tenant_rag.export.models import ConfluenceCredentials
-from tenant_rag.export.moves import PreparedMoves, apply_tree_changes, clear_case_rename, prepare_moves
-from tenant_rag.export.page_children import footer_comments
+from tenant_rag.export.moves import apply_tree_changes, prepare_moves
+from tenant_rag.export.page_fetch import fetch_and_write
 from tenant_rag.export.planning import SpacePlan, choose_fetches, plan_space, title_map
-from tenant_rag.export.storage_markdown import ConversionContext, storage_to_markdown
 from tenant_rag.export.unreadable import Unreadable
-from tenant_rag.export.writer import page_meta, write_page
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_REPORTED = 50
@@ -74,57 +69,6 @@ def _policy(config: ConfluenceExportConfig, override: RetryPolicy | None) -> Ret
     if override is not None:
         return override
     return RetryPolicy(timeout_seconds=config.request_timeout_seconds, max_retries=config.max_retries)
-
-
-def _fetch_and_write(
-    client: ConfluenceClient,
-    plan: SpacePlan,
-    page_id: str,
-    links: dict[tuple[str, str], str],
-    export_root: Path,
-    moves: PreparedMoves,
-    files: AttachmentLinks,
-) -> tuple[ManifestEntry, bool]:
-    """Fetch, convert and write one page (in a worker thread); raises ``PageUnreadableError`` and friends."""
-    page = client.get_page(page_id, plan.space)
-    rel = plan.paths[page_id]
-    here = posixpath.dirname(rel)
-
-    def resolve(space: str, title: str) -> str | None:
-        target = links.get((space, title))
-        return posixpath.relpath(target, here or ".") if target else None
-
-    context = ConversionContext(
-        space_key=plan.space.key,
-        resolve_page=resolve,
-        site_url=client.base_url,
-        attachment_url=lambda name: client.attachment_url(page_id, name),
-        user_name=client.user_name,
-        attachment=functools.partial(files.attachment, page_id, rel),
-        attachments_of=functools.partial(files.attachments_of, page_id, rel),
-    )
-    result = storage_to_markdown(page.storage, context)
-    body = result.markdown
-    if plan.comments is not None:
-        section = comments_markdown(footer_comments(client, page_id), context)
-        body = f"{body.rstrip()}\n\n{section}\n" if section else body
-    crumbs = plan.breadcrumbs(page_id)
-    meta = page_meta(page, crumbs)
-    clear_case_rename(moves, plan.space.key, page_id, rel, export_root)
-    written = write_page(export_root, rel, meta, body)
-    entry = ManifestEntry(
-        page_id=page_id,
-        version=page.version,
-        path=rel,
-        last_modified=meta["last_modified"],
-        title=page.title,
-        parent_id=page.parent_id,
-        breadcrumbs=crumbs,
-        labels=list(page.labels),
-        links=sorted([space, title, links.get((space, title), "")] for space, title in result.page_links),
-        comments=plan.comment_signature(page_id),
-    )
-    return entry, written
 
 
 def _cql_zone(
@@ -266,7 +210,7 @@ def _run(
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="confluence-fetch")
     try:
         futures: dict[Future[Any], tuple[SpacePlan, str]] = {
-            pool.submit(_fetch_and_write, client, plan, page_id, links, export_root, moves, files): (plan, page_id)
+            pool.submit(fetch_and_write, client, plan, page_id, links, export_root, moves, files): (plan, page_id)
             for plan in plans
             for page_id in plan.fetch
         }
