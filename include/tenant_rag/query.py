@@ -32,7 +32,7 @@ from tenant_rag.errors import TenantRagError
 from tenant_rag.query_history import recent_queries, record_query
 from tenant_rag.store.generations import Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
-from tenant_rag.store.lexical_search import lexical_parents
+from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
@@ -229,7 +229,7 @@ class CustomerQueryManager:
                 with conn.pipeline(), conn.transaction():
                     set_local_role(conn, names.role)
                     if mode == "lexical":
-                        hits = lexical_parents(conn, names, number, question, tsconfig, k, keys)
+                        hits = lexical_pages(conn, names, number, question, tsconfig, k, keys)
                     else:
                         hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
                     documents = _documents(config, with_records(conn, names, number, hits), mode)

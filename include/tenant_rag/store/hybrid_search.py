@@ -1,4 +1,8 @@
-"""Hybrid retrieval: reciprocal rank fusion (RRF) of the vector and the lexical parent rankings."""
+"""Hybrid retrieval: reciprocal rank fusion (RRF) of the vector and the lexical page rankings.
+
+Both rankings hold one parent per page (its best), and so does the fusion: a page fills at most one of the ``k``
+slots, even when the two rankings chose different parents of it.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,36 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from tenant_rag.store.lexical_search import lexical_parents
+from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.search import Hit, vector_parents
+from tenant_rag.store.search import Hit, best_per_page, vector_parents
 
 RRF_K = 60
 HYBRID_DEPTH = 20
 
 
 def rrf_fuse(vector: Sequence[Hit], lexical: Sequence[Hit], k: int, rrf_k: int = RRF_K) -> list[Hit]:
-    """Reciprocal rank fusion: score = sum over rankings of 1 / (rrf_k + rank); ties go to the vector ranking."""
+    """Reciprocal rank fusion of two page rankings: score = sum over rankings of 1 / (rrf_k + rank); ties go to the
+    vector ranking. A page stands for the parent that ranks it better (the vector ranking's on a tie); a ranking
+    that holds a page twice counts its first (best) parent only."""
+    vector, lexical = best_per_page(vector), best_per_page(lexical)
+    vector_rank = {hit.page_id: rank for rank, hit in enumerate(vector, 1)}
+    lexical_rank = {hit.page_id: rank for rank, hit in enumerate(lexical, 1)}
+    parent = {hit.page_id: hit.parent_id for hit in lexical}
+    for hit in vector:
+        if hit.page_id not in lexical_rank or vector_rank[hit.page_id] <= lexical_rank[hit.page_id]:
+            parent[hit.page_id] = hit.parent_id
     scores: dict[str, float] = {}
-    vector_rank = {hit.parent_id: rank for rank, hit in enumerate(vector, 1)}
-    lexical_rank = {hit.parent_id: rank for rank, hit in enumerate(lexical, 1)}
     for ranking in (vector_rank, lexical_rank):
-        for parent_id, rank in ranking.items():
-            scores[parent_id] = scores.get(parent_id, 0.0) + 1.0 / (rrf_k + rank)
+        for page, rank in ranking.items():
+            scores[page] = scores.get(page, 0.0) + 1.0 / (rrf_k + rank)
     ordered = sorted(
         scores,
-        key=lambda pid: (-scores[pid], vector_rank.get(pid, len(vector) + 1), lexical_rank.get(pid, 0), pid),
+        key=lambda page: (-scores[page], vector_rank.get(page, len(vector) + 1), lexical_rank.get(page, 0), page),
     )
     return [
-        Hit(pid, scores[pid], vector_rank=vector_rank.get(pid), lexical_rank=lexical_rank.get(pid))
-        for pid in ordered[:k]
+        Hit(parent[page], scores[page], vector_rank=vector_rank.get(page), lexical_rank=lexical_rank.get(page))
+        for page in ordered[:k]
     ]
 
 
@@ -46,8 +57,8 @@ def hybrid_parents(
     depth: int = HYBRID_DEPTH,
     rrf_k: int = RRF_K,
 ) -> list[Hit]:
-    """RRF of the vector and lexical rankings, each ``max(depth, k)`` parents deep."""
+    """RRF of the vector and lexical page rankings, each ``max(depth, k)`` pages deep."""
     depth = max(depth, k)
     vector = vector_parents(conn, names, generation, query_vector, depth, space_keys)
-    lexical = lexical_parents(conn, names, generation, question, text_search_config, depth, space_keys)
+    lexical = lexical_pages(conn, names, generation, question, text_search_config, depth, space_keys)
     return rrf_fuse(vector, lexical, k, rrf_k)

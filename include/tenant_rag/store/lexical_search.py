@@ -1,15 +1,16 @@
 """Lexical retrieval inside one generation of one customer's store: full-text search over the chunks' ``tsv`` (GIN).
 
-Questions are natural language, so any of their lexemes may match; a chunk scores the idf-weighted sum of the
-lexemes it contains (see ``lexical_parents``), and ``websearch_to_tsquery`` syntax (quotes, ``-word``) filters when
-the user writes it. Like ``search``, every function expects a transaction already switched to the tenant role.
+Questions are plain text: the question's words go through the text search configuration (``to_tsvector``) and
+only the resulting lexemes are used, so no character of user input is query syntax (quotes, ``-word``, ``&``, ``:*``
+are just punctuation). Any of the lexemes may match; a chunk scores the idf-weighted sum of the lexemes it contains
+(see ``lexical_parents``). Like ``search``, every function expects a transaction already switched to the tenant
+role.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,6 @@ from psycopg import sql
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.search import Hit
 
-_USER_SYNTAX = re.compile(r'"|(^|\s)-\w')
 COMMON_TERM_SHARE = 0.2
 MAX_TERMS = 64
 
@@ -87,10 +87,9 @@ def _scored_query(chunks: sql.Composable, terms: list[_Term], space: sql.Composa
     )
     return sql.SQL(
         "WITH q AS (SELECT (SELECT string_agg('(' || quote_literal(a) || coalesce(' & ' || quote_literal(b), '')"
-        " || ')', ' | ') FROM unnest(%(left)s::text[], %(right)s::text[]) AS g(a, b))::tsquery AS loose,"
-        " websearch_to_tsquery(%(cfg)s::regconfig, %(question)s) AS strict{columns})"
+        " || ')', ' | ') FROM unnest(%(left)s::text[], %(right)s::text[]) AS g(a, b))::tsquery AS loose{columns})"
         " SELECT c.parent_id, max({score}) AS score FROM {chunks} AS c, q"
-        " WHERE c.tsv @@ q.loose AND (NOT %(user_syntax)s OR c.tsv @@ q.strict){space}"
+        " WHERE c.tsv @@ q.loose{space}"
         " GROUP BY c.parent_id ORDER BY score DESC, c.parent_id LIMIT %(k)s"
     ).format(columns=columns, score=score, chunks=chunks, space=space)
 
@@ -108,8 +107,8 @@ def lexical_parents(
 
     A child scores the sum of the inverse document frequencies of the question's lexemes it contains (BM25's idf
     with binary term frequency; document frequencies are counted through the GIN index at query time, the chunk
-    count comes from the planner statistics), so rare words such as error codes weigh most. Quotes or ``-word``
-    in the question are honoured as web-search syntax. Candidates are selected narrowly first and more widely
+    count comes from the planner statistics), so rare words such as error codes weigh most. The question is plain
+    text (see the module notes). Candidates are selected narrowly first and more widely
     only when that yields fewer than ``k`` parents (see ``_candidate_sets``); the ranking is the same as scoring
     every matching chunk.
     """
@@ -119,7 +118,6 @@ def lexical_parents(
         "question": question,
         "k": k,
         "spaces": list(space_keys or ()),
-        "user_syntax": bool(_USER_SYNTAX.search(question)),
         "table": f"{names.schema}.g{int(generation)}_chunks",
     }
     terms = _term_weights(conn, chunks, params)

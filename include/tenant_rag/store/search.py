@@ -1,12 +1,13 @@
 """Vector retrieval inside one generation of one customer's store, and the parents' records.
 
-Children are searched and grouped to their parents; each function returns distinct parents, best first (the
-``k`` parents whose best child is closest, cosine, to the query vector; exactly ``k`` when the store has them).
+Children are searched and grouped to their pages: one page fills at most one slot, so each function returns the
+best parent of each of the ``k`` pages whose best child is closest (cosine) to the query vector, best first (exactly
+``k`` when the store has ``k`` pages; the parent is the one holding that best child).
 One search serves both answers: ``vector_parents`` (the ranking, for hybrid search) and ``vector_parent_records``
 (the ranking with the parents' rows, in the same statement, for the vector query mode).
 
 - HNSW cosine search (``hnsw.iterative_scan = relaxed_order`` under a space filter) that over-fetches children (at
-  least ``4 k``, 40) and groups them in SQL; when that yields fewer than ``k`` parents while more children exist,
+  least ``4 k``, 40) and groups them in SQL; when that yields fewer than ``k`` pages while more children exist,
   the fetch grows; if it still comes back short (a selective space filter), an exact grouped scan answers.
 - Each attempt is ONE round trip: the scan settings (the ``ef_search`` derived on the server from the store's size)
   and the search go out together in a pipeline, with the query vector in binary.
@@ -75,6 +76,23 @@ class Hit:
     vector_rank: int | None = None
     lexical_rank: int | None = None
 
+    @property
+    def page_id(self) -> str:
+        """The page of the parent: parent ids are ``<page_id>#<suffix>`` (``tenant_rag.chunking``)."""
+        page, sep, _ = self.parent_id.rpartition("#")
+        return page if sep else self.parent_id
+
+
+def best_per_page(hits: Sequence[Hit]) -> list[Hit]:
+    """The first (best) hit of each page, in the hits' order: one page fills at most one slot."""
+    seen: set[str] = set()
+    best = []
+    for hit in hits:
+        if hit.page_id not in seen:
+            seen.add(hit.page_id)
+            best.append(hit)
+    return best
+
 
 @dataclass(frozen=True)
 class ParentRecord:
@@ -141,11 +159,12 @@ def with_records(
     return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
 
 
+# the best child of each page (DISTINCT ON page_id), then the k best of those
 _SEARCH_SQL = """
 WITH hits AS MATERIALIZED (
-  SELECT parent_id, embedding <=> %(vector)b AS distance FROM {chunks}{where} ORDER BY distance LIMIT {fetch}),
-best AS (
-  SELECT parent_id, min(distance) AS distance FROM hits GROUP BY parent_id ORDER BY distance, parent_id LIMIT {k})
+  SELECT parent_id, page_id, embedding <=> %(vector)b AS distance FROM {chunks}{where} ORDER BY distance LIMIT {fetch}),
+pages AS (SELECT DISTINCT ON (page_id) parent_id, distance FROM hits ORDER BY page_id, distance, parent_id),
+best AS (SELECT parent_id, distance FROM pages ORDER BY distance, parent_id LIMIT {k})
 SELECT b.parent_id, b.distance, (SELECT count(*) FROM hits) AS fetched{records}
 FROM best AS b{join}
 ORDER BY b.distance, b.parent_id
@@ -154,8 +173,8 @@ ORDER BY b.distance, b.parent_id
 _RECORD_COLUMNS = ", " + PARENT_RECORD_COLUMNS
 _RECORD_JOIN = "\nJOIN {parents} AS p ON p.parent_id = b.parent_id\n" + PAGE_OF_PARENT
 _EXACT_SQL = (
-    "SELECT parent_id, min(embedding <=> %(vector)b) AS distance FROM {chunks}{where}"
-    " GROUP BY parent_id ORDER BY distance, parent_id LIMIT {k}"
+    "SELECT parent_id, distance FROM (SELECT DISTINCT ON (page_id) parent_id, embedding <=> %(vector)b AS distance"
+    " FROM {chunks}{where} ORDER BY page_id, distance, parent_id) AS pages ORDER BY distance, parent_id LIMIT {k}"
 )
 # the tenant's own session: its role and the scan settings in one statement (set_config fails unless the session
 # may be that role: never another tenant's, and the pipeline then skips the search)
@@ -172,7 +191,8 @@ def vector_parents(
     k: int,
     space_keys: Sequence[str] | None = None,
 ) -> list[Hit]:
-    """The ``k`` best parents, best first; expects a transaction switched to the customer's tenant role."""
+    """The best parent of each of the ``k`` best pages, best first; expects a transaction switched to the customer's
+    tenant role."""
     rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session_role=None)
     return _exact_hits(conn, names, generation, query_vector, k, space_keys) if rows is None else _hits(rows)
 
@@ -187,7 +207,7 @@ def vector_parent_records(
     *,
     session_role: str | None = None,
 ) -> list[tuple[Hit, ParentRecord]]:
-    """The ``k`` best parents with their records, best first.
+    """The best parent of each of the ``k`` best pages with its record, best first.
 
     Without ``session_role`` it expects a transaction already switched to the customer's tenant role. With it, it
     expects an autocommit connection logged in as that role (the tenant's own pool): the role and the scan
@@ -215,7 +235,7 @@ def _hnsw_rows(
     records: bool,
     session_role: str | None,
 ) -> list[tuple[Any, ...]] | None:
-    """Rows ``(parent_id, distance, fetched[, record columns])`` of the ``k`` best parents; None when short of k.
+    """Rows ``(parent_id, distance, fetched[, record columns])`` of the ``k`` best pages; None when short of k.
 
     The row counts are literals, not parameters: with ``LIMIT $n`` the planner's generic plan assumes a tenth of
     the table and loses to a custom plan, so every query was planned again; with literals the server keeps one

@@ -91,6 +91,7 @@ def test_exactly_k_distinct_parents_whenever_the_customer_has_k(manager: Custome
         documents = manager.query("who owns the weekly review", top_k=k, mode=mode).documents
         parents = [doc.metadata["parent_id"] for doc in documents]
         assert len(parents) == k and len(set(parents)) == k, (mode, k)
+        assert len({doc.metadata["page_id"] for doc in documents}) == k, (mode, k)
         scores = [doc.metadata["score"] for doc in documents]
         assert scores == sorted(scores, reverse=True)
 
@@ -232,19 +233,21 @@ def test_the_one_statement_vector_search_equals_an_exact_scan(pg_url: str, manag
         register_vector(conn)
         rows = conn.execute(
             sql.SQL(
-                "SELECT c.parent_id, c.embedding, c.space_key, p.text FROM {} AS c JOIN {} AS p USING (parent_id)"
+                "SELECT c.parent_id, c.page_id, c.embedding, c.space_key, p.text FROM {} AS c"
+                " JOIN {} AS p USING (parent_id)"
             ).format(names.gen_table(generation, "chunks"), names.gen_table(generation, "parents"))
         ).fetchall()
     question = offline_embedder().embed_query("who reviews the dashboard every week")
-    best: dict[str, float] = {}
+    by_page: dict[str, tuple[float, str]] = {}  # a page's best child: (distance, its parent)
     texts = {}
-    for parent_id, embedding, space, text in rows:
+    for parent_id, page_id, embedding, space, text in rows:
         if spaces and space not in spaces:
             continue
         vector = np.asarray(embedding.to_numpy(), dtype=np.float64)
         distance = 1.0 - float(vector @ question) / (np.linalg.norm(vector) * np.linalg.norm(question))
-        best[parent_id] = min(best.get(parent_id, 2.0), distance)
+        by_page[page_id] = min(by_page.get(page_id, (2.0, "")), (distance, parent_id))
         texts[parent_id] = text
+    best = {parent_id: distance for distance, parent_id in by_page.values()}
     ranked = sorted(best, key=lambda pid: (best[pid], pid))
     for k in (1, 3, 10, len(best) + 5):
         with tenant_pool(pg_url, names.role).connection() as conn, conn.pipeline(), conn.transaction():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tenant_rag.chunking import chunk_page
+from tenant_rag.config import RAGConfig
+from tenant_rag.documents import ExportedPage
 from tenant_rag.store.hybrid_search import rrf_fuse
-from tenant_rag.store.search import Hit
+from tenant_rag.store.search import Hit, best_per_page
 
 
 def _hits(ids: list[str]) -> list[Hit]:
@@ -28,3 +31,30 @@ def test_rrf_with_one_empty_ranking_is_that_ranking() -> None:
 def test_rrf_ties_go_to_the_vector_ranking() -> None:
     fused = rrf_fuse(_hits(["v1", "v2"]), _hits(["l1", "l2"]), k=4)
     assert [hit.parent_id for hit in fused] == ["v1", "l1", "v2", "l2"]
+
+
+def test_a_page_fills_one_slot_with_the_parent_that_ranks_it_better() -> None:
+    vector = _hits(["a#p0", "b#p3", "a#p1", "c#p0"])  # a ranking may hold a page twice: its first parent counts
+    lexical = _hits(["b#p1", "d#p0", "a#p2"])
+    fused = rrf_fuse(vector, lexical, k=10, rrf_k=60)
+    assert [hit.parent_id for hit in fused] == ["b#p1", "a#p0", "d#p0", "c#p0"]  # b: lexical 1st, vector 2nd
+    ranks = {hit.page_id: (hit.vector_rank, hit.lexical_rank) for hit in fused}
+    assert ranks == {"a": (1, 3), "b": (2, 1), "c": (3, None), "d": (None, 2)}
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert rrf_fuse(_hits(["b#p3", "x#p0"]), _hits(["y#p0", "b#p1"]), k=1)[0].parent_id == "b#p3"
+    assert [hit.parent_id for hit in rrf_fuse(_hits(["q#p0"]), _hits(["q#p1"]), k=3)] == ["q#p0"]  # tie: vector
+
+
+def test_best_per_page_keeps_the_first_hit_of_each_page_in_order() -> None:
+    hits = _hits(["p#1", "q#1", "p#2", "r", "q#2", "a#b#p0", "a#b#p1"])
+    assert [hit.parent_id for hit in best_per_page(hits)] == ["p#1", "q#1", "r", "a#b#p0"]
+    assert [hit.page_id for hit in hits] == ["p", "q", "p", "r", "q", "a#b", "a#b"]
+
+
+def test_chunk_ids_name_their_page_as_hits_read_it() -> None:
+    body = "## A\n\n" + "word " * 400 + "\n\n## B\n\nx"
+    page = ExportedPage(page_id="12#3", space_key="ENG", title="T", rel_path="ENG/x.md", body=body)
+    parents, children = chunk_page(page, RAGConfig(chunk_size=200, chunk_overlap=0, parent_chunk_size=300))
+    assert len(parents) > 1
+    assert {Hit(parent.parent_id, 1.0).page_id for parent in parents} == {"12#3"}
+    assert {Hit(child.parent_id, 1.0).page_id for child in children} == {"12#3"}
