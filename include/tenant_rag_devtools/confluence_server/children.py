@@ -148,13 +148,12 @@ def comment_v2(comment: Comment, body_format: str | None) -> dict[str, Any]:
 def folder_v2(req: Request, folder: Folder) -> dict[str, Any]:
     """``FolderSingle`` with ``_links.base``."""
     space = req.site.spaces[folder.space_key]
-    return {
+    item: dict[str, Any] = {
         "id": folder.folder_id,
         "type": "folder",
         "status": "current",
         "title": folder.title,
         "parentId": folder.parent_id,
-        "parentType": folder.parent_type,
         "position": 0,
         "authorId": "557058:0f1d2c3b-demo-author",
         "ownerId": "557058:0f1d2c3b-demo-author",
@@ -163,6 +162,9 @@ def folder_v2(req: Request, folder: Folder) -> dict[str, Any]:
         "version": {"createdAt": iso(folder.created_at), "message": "", "number": 1, "minorEdit": False},
         "_links": {"webui": f"/spaces/{folder.space_key}/folder/{folder.folder_id}", "base": req.base},
     }
+    if folder.parent_type is not None:  # ParentContentType is not nullable: absent at the top, as for pages
+        item["parentType"] = folder.parent_type
+    return item
 
 
 def labels_v1(names: list[str]) -> list[dict[str, str]]:
