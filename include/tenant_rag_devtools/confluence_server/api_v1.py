@@ -26,6 +26,7 @@ from tenant_rag_devtools.confluence_server.responses import (
     iso,
     relative_url,
     tinyui,
+    user_json,
     webui,
 )
 from tenant_rag_devtools.confluence_server.site import Attachment, Comment, Page, Site, Space
@@ -45,26 +46,6 @@ _EXPANDABLE = (
     "descendants",
     "space",
 )
-
-
-def user_json(req: Request, account_id: str) -> dict[str, Any]:
-    name = req.site.users.get(account_id, "Demo Author")
-    user: dict[str, Any] = {"type": "known"}
-    if req.flavor == "cloud":
-        user.update(accountId=account_id, accountType="atlassian")
-        key, avatar = f"accountId={account_id}", f"{req.context}/aa-avatar/{account_id}"
-    else:
-        user.update(userKey=account_id, username=account_id)
-        key, avatar = f"key={account_id}", "/images/icons/profilepics/default.svg"
-    user.update(
-        publicName=name,
-        profilePicture={"path": avatar, "width": 48, "height": 48, "isDefault": req.flavor != "cloud"},
-        displayName=name,
-        isExternalCollaborator=False,
-        _expandable={"operations": "", "personalSpace": ""},
-        _links={"self": f"{req.base}{V1}/user?{key}"},
-    )
-    return user
 
 
 def _current_user(req: Request) -> dict[str, Any]:

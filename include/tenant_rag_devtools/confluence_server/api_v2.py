@@ -8,7 +8,6 @@ cursor pagination (keyset on page id, so pages added or removed mid-listing are 
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 from tenant_rag_devtools.confluence_server import bodies, children
@@ -179,7 +178,7 @@ def handle(req: Request, path: str) -> Response:
                 if req.one("include-labels") == "true":  # the first page only, as Confluence embeds them
                     limit = min(50, site.label_page_size)
                     item["labels"] = {
-                        "results": labels_v2(page)[:limit],
+                        "results": children.labels_v2(page)[:limit],
                         "meta": {"hasMore": len(page.labels) > limit, "cursor": encode_cursor({"o": limit})},
                         "_links": {"self": f"{req.base}{V2}/pages/{page.page_id}/labels"},
                     }
@@ -191,7 +190,3 @@ def handle(req: Request, path: str) -> Response:
                 chain = [{"id": a.page_id, "type": "page"} for a in site.ancestors(page.page_id)]  # top first
                 return Response(200, {"results": chain[: req.limit()], "_links": {"base": req.base}})
     raise ApiError(404, f"no such v2 resource: {path}")
-
-
-def labels_v2(page: Page) -> list[dict[str, str]]:
-    return [{"id": str(zlib.crc32(name.encode())), "name": name, "prefix": "global"} for name in sorted(page.labels)]

@@ -6,6 +6,7 @@ and Cloud folders. Shapes follow the v1 spec and recorded answers (``type: attac
 from __future__ import annotations
 
 import uuid
+import zlib
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from tenant_rag_devtools.confluence_server.responses import (
     encode_cursor,
     iso,
     relative_url,
+    user_json,
 )
 from tenant_rag_devtools.confluence_server.site import Attachment, Comment, Folder, Page
 
@@ -38,8 +40,6 @@ def _webui(att: Attachment) -> str:
 
 
 def _v1_version(req: Request, number: int, when: Any, author: str, self_link: str) -> dict[str, Any]:
-    from tenant_rag_devtools.confluence_server.api_v1 import user_json
-
     return {
         "by": user_json(req, author),
         "when": iso(when),
@@ -99,8 +99,6 @@ def attachment_v2(att: Attachment) -> dict[str, Any]:
 
 
 def comment_v1(req: Request, comment: Comment, expand: set[str]) -> dict[str, Any]:
-    from tenant_rag_devtools.confluence_server.api_v1 import user_json
-
     page = req.site.pages[comment.container_id]
     item: dict[str, Any] = {
         "id": comment.page_id,
@@ -167,9 +165,11 @@ def folder_v2(req: Request, folder: Folder) -> dict[str, Any]:
     return item
 
 
-def labels_v1(names: list[str]) -> list[dict[str, str]]:
-    import zlib
+def labels_v2(page: Page) -> list[dict[str, str]]:
+    return [{"id": str(zlib.crc32(name.encode())), "name": name, "prefix": "global"} for name in sorted(page.labels)]
 
+
+def labels_v1(names: list[str]) -> list[dict[str, str]]:
     return [{"prefix": "global", "name": n, "id": str(zlib.crc32(n.encode())), "label": n} for n in names]
 
 
@@ -238,8 +238,6 @@ def handle_v2(req: Request, path: str, page: Page, rest: list[str]) -> Response 
         body_format = req.one("body-format")
         return cursor_page(req, path, [comment_v2(c, body_format) for c in _footer_comments(req, page)])
     if rest == ["labels"]:
-        from tenant_rag_devtools.confluence_server.api_v2 import labels_v2
-
         return cursor_page(req, path, labels_v2(page), min(250, req.site.label_page_size))
     return None
 

@@ -129,3 +129,23 @@ def webui(page: Page, flavor: str) -> str:
 def tinyui(page_id: str) -> str:
     raw = int(page_id).to_bytes(4, "little") if page_id.isdigit() else page_id.encode()[:4]
     return "/x/" + base64.urlsafe_b64encode(raw).decode().rstrip("=").rstrip("A")
+
+
+def user_json(req: Request, account_id: str) -> dict[str, Any]:
+    name = req.site.users.get(account_id, "Demo Author")
+    user: dict[str, Any] = {"type": "known"}
+    if req.flavor == "cloud":
+        user.update(accountId=account_id, accountType="atlassian")
+        key, avatar = f"accountId={account_id}", f"{req.context}/aa-avatar/{account_id}"
+    else:
+        user.update(userKey=account_id, username=account_id)
+        key, avatar = f"key={account_id}", "/images/icons/profilepics/default.svg"
+    user.update(
+        publicName=name,
+        profilePicture={"path": avatar, "width": 48, "height": 48, "isDefault": req.flavor != "cloud"},
+        displayName=name,
+        isExternalCollaborator=False,
+        _expandable={"operations": "", "personalSpace": ""},
+        _links={"self": f"{req.base}/rest/api/user?{key}"},
+    )
+    return user
