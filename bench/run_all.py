@@ -36,6 +36,7 @@ BENCHMARKS: tuple[tuple[str, str, str], ...] = (
     ("bench_core", "core", "RAG core"),
     ("bench_retrieval_quality", "retrieval_quality", "retrieval quality by mode"),
     ("bench_export", "export", "Confluence export"),
+    ("bench_export_site", "export_site", "Confluence export of a real-shaped site, clean and with 20% faults"),
     ("bench_api_load", "api_load", "query API under load"),
     ("bench_metrics", "metrics", "/metrics at 10,000 customers, before and after"),
 )

@@ -5,7 +5,9 @@
 links on Cloud, offset on Server), ``space/{key}``, ``user`` and ``user/current`` (Cloud adds ``timeZone``).
 Content objects carry what the recorded Cloud responses carry: ``id``,
 ``type``, ``status``, ``title``, and for each ``expand`` asked for (``space``, ``version``, ``ancestors``,
-``body.storage``, ``metadata.labels``, ``history``) the expanded object, the rest listed in ``_expandable``.
+``body.storage``/``body.view``/``body.atlas_doc_format`` (see :mod:`bodies`), ``metadata.labels``, ``history``,
+``history.lastUpdated``) the expanded object, the rest listed in ``_expandable``. Users (``user?accountId=``,
+``version.by``, ``history.createdBy``) have the recorded ``User`` shape.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenant_rag_devtools.confluence_server import children
+from tenant_rag_devtools.confluence_server import bodies, children
 from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql
 from tenant_rag_devtools.confluence_server.responses import (
     V1_PATH,
@@ -86,22 +88,30 @@ def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
     expandable = {name: "" for name in _EXPANDABLE}
     if "space" in expand:
         item["space"] = space_json(req, site.spaces[page.space_key])
-    if "history" in expand:
-        item["history"] = {
-            "latest": True,
+    version = {
+        "by": user_json(req, page.author_id),
+        "when": iso(page.last_modified),
+        "friendlyWhen": page.last_modified.strftime("%b %d, %Y"),
+        "message": "",
+        "number": page.version,
+        "minorEdit": False,
+        "_links": {"self": f"{base}{V1}/content/{page.page_id}/version/{page.version}"},
+    }
+    if "history" in expand or "history.lastUpdated" in expand:
+        history: dict[str, Any] = {
+            "latest": page.status == "current",
             "createdBy": user_json(req, page.author_id),
             "createdDate": iso(page.created_at),
         }
+        later = dict.fromkeys(("lastUpdated", "previousVersion", "contributors", "nextVersion"), "")
+        if "history.lastUpdated" in expand:
+            history["lastUpdated"] = version
+            later.pop("lastUpdated")
+        history["_expandable"] = later
+        history["_links"] = {"self": f"{base}{V1}/content/{page.page_id}/history"}
+        item["history"] = history
     if "version" in expand:
-        item["version"] = {
-            "by": user_json(req, page.author_id),
-            "when": iso(page.last_modified),
-            "friendlyWhen": "",
-            "message": "",
-            "number": page.version,
-            "minorEdit": False,
-            "_links": {"self": f"{base}{V1}/content/{page.page_id}/version/{page.version}"},
-        }
+        item["version"] = version
     if "ancestors" in expand:
         item["ancestors"] = [
             {
@@ -113,13 +123,15 @@ def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
             }
             for a in site.ancestors(page.page_id)
         ]
-    if "body.storage" in expand or "body" in expand:
-        item["body"] = {"_expandable": {"view": "", "export_view": "", "styled_view": "", "editor": ""}}
-        if "body.storage" in expand:
-            item["body"]["storage"] = {
-                "value": page.storage,
-                "representation": "storage",
-                "embeddedContent": [],
+    asked = [name for name in bodies.REPRESENTATIONS if f"body.{name}" in expand]
+    if asked or "body" in expand:
+        kinds = ("storage", "view", "atlas_doc_format", "export_view", "styled_view", "editor", "dynamic")
+        item["body"] = {"_expandable": {name: "" for name in kinds if name not in asked}}
+        for name in asked:
+            item["body"][name] = {
+                "value": bodies.render(page.storage, name),
+                "representation": name,
+                **({"embeddedContent": []} if name == "storage" else {}),
                 "_expandable": {"content": f"/rest/api/content/{page.page_id}"},
             }
     if "metadata.labels" in expand:  # the first page of labels only, as Confluence embeds them

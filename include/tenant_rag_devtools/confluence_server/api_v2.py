@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenant_rag_devtools.confluence_server import children
+from tenant_rag_devtools.confluence_server import bodies, children
 from tenant_rag_devtools.confluence_server.responses import (
     ApiError,
     Request,
@@ -75,12 +75,15 @@ def page_json(req: Request, page: Page, *, body_format: str | None, single: bool
     }
     if page.parent_id:
         item["parentType"] = page.parent_type
-    if body_format == "storage":
-        item["body"] = {"storage": {"representation": "storage", "value": page.storage}}
+    allowed = bodies.REPRESENTATIONS if single else ("storage", "atlas_doc_format")  # as the spec's enums
+    if body_format is not None and body_format in allowed:
+        item["body"] = {body_format: {"representation": body_format, "value": bodies.render(page.storage, body_format)}}
     elif body_format is not None:
-        raise ApiError(400, f"body-format {body_format!r} is not supported here (use storage)")
+        raise ApiError(400, f"body-format {body_format!r} is not supported here (use one of {', '.join(allowed)})")
     if single:
         item["_links"]["base"] = req.base
+    else:
+        item["subtype"] = page.subtype  # PageBulk only; "live" for a live doc
     return item
 
 

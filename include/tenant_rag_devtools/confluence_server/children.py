@@ -6,6 +6,7 @@ and Cloud folders. Shapes follow the v1 spec and recorded answers (``type: attac
 from __future__ import annotations
 
 import uuid
+import zlib
 from typing import Any
 from urllib.parse import quote
 
@@ -146,13 +147,12 @@ def comment_v2(comment: Comment, body_format: str | None) -> dict[str, Any]:
 def folder_v2(req: Request, folder: Folder) -> dict[str, Any]:
     """``FolderSingle`` with ``_links.base``."""
     space = req.site.spaces[folder.space_key]
-    return {
+    item: dict[str, Any] = {
         "id": folder.folder_id,
         "type": "folder",
         "status": "current",
         "title": folder.title,
         "parentId": folder.parent_id,
-        "parentType": folder.parent_type,
         "position": 0,
         "authorId": "557058:0f1d2c3b-demo-author",
         "ownerId": "557058:0f1d2c3b-demo-author",
@@ -161,11 +161,12 @@ def folder_v2(req: Request, folder: Folder) -> dict[str, Any]:
         "version": {"createdAt": iso(folder.created_at), "message": "", "number": 1, "minorEdit": False},
         "_links": {"webui": f"/spaces/{folder.space_key}/folder/{folder.folder_id}", "base": req.base},
     }
+    if folder.parent_type is not None:  # ParentContentType is not nullable: absent at the top, as for pages
+        item["parentType"] = folder.parent_type
+    return item
 
 
 def labels_v1(names: list[str]) -> list[dict[str, str]]:
-    import zlib
-
     return [{"prefix": "global", "name": n, "id": str(zlib.crc32(n.encode())), "label": n} for n in names]
 
 

@@ -136,16 +136,20 @@ def tinyui(page_id: str) -> str:
 
 def user_json(req: Request, account_id: str) -> dict[str, Any]:
     name = req.site.users.get(account_id, "Demo Author")
-    user = {
-        "type": "known",
-        "displayName": name,
-        "publicName": name,
-        "_links": {"self": f"{req.base}{V1_PATH}/user?accountId={account_id}"},
-    }
+    user: dict[str, Any] = {"type": "known"}
+    if req.flavor == "cloud":
+        user.update(accountId=account_id, accountType="atlassian")
+        key, avatar = f"accountId={account_id}", f"{req.context}/aa-avatar/{account_id}"
+    else:
+        user.update(userKey=account_id, username=account_id)
+        key, avatar = f"key={account_id}", "/images/icons/profilepics/default.svg"
     user.update(
-        {"accountId": account_id, "accountType": "atlassian"}
-        if req.flavor == "cloud"
-        else {"userKey": account_id, "username": account_id}
+        publicName=name,
+        profilePicture={"path": avatar, "width": 48, "height": 48, "isDefault": req.flavor != "cloud"},
+        displayName=name,
+        isExternalCollaborator=False,
+        _expandable={"operations": "", "personalSpace": ""},
+        _links={"self": f"{req.base}/rest/api/user?{key}"},
     )
     return user
 

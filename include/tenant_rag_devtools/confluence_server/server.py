@@ -11,6 +11,8 @@ their metadata); Cloud folders answer ``/wiki/api/v2/folders/{id}``.
 
 CQL dates are read in the indexing user's time zone (``user_timezone``, default the site's), which Cloud's
 ``user/current`` reports as ``timeZone`` (``null`` with ``share_user_timezone=False``; Server omits it).
+
+``traffic`` counts every answer by kind of request and status (see :mod:`traffic`), faults included.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tenant_rag_devtools.confluence_server import api_v1, api_v2, children
 from tenant_rag_devtools.confluence_server.faults import FAULT_KINDS, FaultInjector
 from tenant_rag_devtools.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
 from tenant_rag_devtools.confluence_server.site import Site
+from tenant_rag_devtools.confluence_server.traffic import Traffic, request_kind
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class FakeConfluence:
         self.site = Site()
         self.faults = FaultInjector(seed)
         self.request_log: deque[str] = deque(maxlen=20000)
+        self.traffic = Traffic()  # answers by kind and status (see :mod:`traffic`)
         self._count_lock = threading.Lock()
         self.request_count = 0
         self.broken_pages: dict[str, int] = {}
@@ -309,7 +313,9 @@ class _Handler(BaseHTTPRequestHandler):
         limit = int(limit_values[-1]) if limit_values and limit_values[-1].isdigit() else None
         fault = fake.faults.draw(limit)
         settings = fake.faults.settings
+        kind = request_kind(parts.path, fake.context)
         if fault == "drop":
+            fake.traffic.record(kind, "drop")
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
@@ -319,11 +325,15 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "429":
             seconds = settings.retry_after
             value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+            fake.traffic.record(kind, 429)
             return self._send(Response(429, {"message": "Rate limit exceeded"}, {"Retry-After": value}))
         if fault == "500":
+            fake.traffic.record(kind, 500)
             return self._send(v1_error(500, "injected internal server error"))
         host = self.headers.get("Host") or "127.0.0.1"
-        self._send(fake.respond(parts.path, query, f"http://{host}", self.headers.get("Authorization")))
+        response = fake.respond(parts.path, query, f"http://{host}", self.headers.get("Authorization"))
+        fake.traffic.record(kind, response.status)
+        self._send(response)
 
     def _send(self, response: Response) -> None:
         body = response.body()

@@ -44,6 +44,7 @@ class Page:
     restricted: bool = False  # listed, but reading it answers 403 and CQL search leaves it out
     parent_type: str = "page"  # or "folder" (Cloud)
     content_type: str = "page"  # what CQL ``type`` matches
+    subtype: str | None = None  # v2 ``subtype``: "live" for a live doc, else null
 
 
 @dataclass

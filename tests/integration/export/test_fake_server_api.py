@@ -27,20 +27,21 @@ def site() -> FakeConfluence:
     return fake
 
 
-def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
-    def nullable(node: Any) -> Any:
-        """OpenAPI 3.0 ``nullable`` (or a description saying the value may be null) -> a JSON Schema type union."""
-        if isinstance(node, dict):
-            node = {k: nullable(v) for k, v in node.items()}
-            says_null = "or null" in str(node.get("description", ""))
-            if (node.pop("nullable", False) or says_null) and isinstance(node.get("type"), str):
-                node["type"] = [node["type"], "null"]
-            elif node.get("nullable") is False:
-                node.pop("nullable")
-            return node
-        return [nullable(v) for v in node] if isinstance(node, list) else node
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable`` (or a description saying the value may be null) -> a JSON Schema type union."""
+    if isinstance(node, dict):
+        node = {k: _nullable(v) for k, v in node.items()}
+        says_null = "or null" in str(node.get("description", ""))
+        if (node.pop("nullable", False) or says_null) and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        elif node.get("nullable") is False:
+            node.pop("nullable")
+        return node
+    return [_nullable(v) for v in node] if isinstance(node, list) else node
 
-    resource = Resource(contents=nullable(spec), specification=DRAFT202012)
+
+def _validator(spec: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    resource = Resource(contents=_nullable(spec), specification=DRAFT202012)
     registry = Registry().with_resource("spec", resource)
     return Draft202012Validator(
         {"$ref": f"spec#{schema['$ref'][1:]}"} if "$ref" in schema else schema, registry=registry
