@@ -1,13 +1,17 @@
 """Atomic page replacement: one transaction per batch of pages deletes their old rows and binary-COPYs the new ones.
 
 Within ONE transaction the pages' old documents/parents/chunks are deleted and the new rows copied (binary, types
-set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables.
+set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables, and
+the generation's term statistics (``g<n>_terms``, ``g<n>_totals``) take the difference: the terms of the new chunks
+added, those of the deleted ones subtracted. The chunks' terms come analysed (``ChunkRow.lexical``), so the
+database stores them as they are.
 A crash anywhere rolls the whole transaction back: readers see each page either old or new, never a mix, and never
 twice. Staging tables are not needed for that: MVCC hides the uncommitted rows from every other session.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +27,7 @@ from psycopg.pq import Format
 from tenant_rag.db import ensure_vector_types
 from tenant_rag.store.generations import lock_pages
 from tenant_rag.store.names import StoreNames
+from tenant_rag.text_analysis import ChunkTerms
 
 DOCUMENT_COLUMNS = (
     ("page_id", "text"),
@@ -58,6 +63,9 @@ CHUNK_COLUMNS = (
     ("text_hash", "text"),
     ("model_id", "text"),
     ("embedding", "vector"),
+    ("terms", "text"),
+    ("freqs", "text"),
+    ("length", "int4"),
 )
 
 
@@ -100,6 +108,7 @@ class ChunkRow:
     text_hash: str
     model_id: str
     embedding: np.ndarray = field(repr=False)
+    lexical: ChunkTerms = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,14 +206,42 @@ def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
             c.text_hash,
             c.model_id,
             vector,
+            c.lexical.terms,
+            c.lexical.freqs,
+            c.lexical.length,
         )
 
 
-def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str]) -> int:
-    """Delete what the generation holds for ``page_ids``: chunks, parents and documents (in the caller's
-    transaction, by page id); returns how many pages were there."""
+@dataclass
+class _TermDelta:
+    """How a transaction changes a generation's term statistics: chunks per term, chunk count, summed length."""
+
+    df: Counter[str] = field(default_factory=Counter)
+    chunks: int = 0
+    length: int = 0
+
+    def add(self, terms: str, length: int, sign: int) -> None:
+        for term in terms.split(" ") if terms else ():
+            self.df[term] += sign
+        self.chunks += sign
+        self.length += sign * length
+
+
+def _delete_existing(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str], delta: _TermDelta
+) -> int:
+    """Delete what the generation holds for ``page_ids``: chunks (their terms subtracted from ``delta``), parents
+    and documents (in the caller's transaction, by page id); returns how many pages were there."""
+    gone = conn.execute(
+        sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s) RETURNING terms, length").format(
+            names.gen_table(generation, "chunks")
+        ),
+        (page_ids,),
+    ).fetchall()
+    for terms, length in gone:
+        delta.add(terms, length, -1)
     pages = 0
-    for kind in ("chunks", "parents", "documents"):
+    for kind in ("parents", "documents"):
         pages = conn.execute(
             sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, kind)),
             (page_ids,),
@@ -212,39 +249,71 @@ def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generatio
     return pages
 
 
+def _apply_term_delta(conn: psycopg.Connection[Any], names: StoreNames, generation: int, delta: _TermDelta) -> None:
+    """Add ``delta`` to the generation's term statistics, the transaction's last step (its row locks are held only
+    until the commit). Terms are updated in one fixed order, so two writers never deadlock on them."""
+    changed = [(term, n) for term, n in delta.df.items() if n]
+    if changed:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {terms} AS t (term, df)"
+                " SELECT term, df FROM unnest(string_to_array(%s, ' '), string_to_array(%s, ' ')::integer[])"
+                ' AS d(term, df) ORDER BY term COLLATE "C"'
+                " ON CONFLICT (term) DO UPDATE SET df = t.df + excluded.df"
+            ).format(terms=names.gen_table(generation, "terms")),
+            (" ".join(term for term, _ in changed), " ".join(str(n) for _, n in changed)),
+        )
+    if delta.chunks or delta.length:
+        conn.execute(
+            sql.SQL("UPDATE {} SET chunks = chunks + %s, length = length + %s").format(
+                names.gen_table(generation, "totals")
+            ),
+            (delta.chunks, delta.length),
+        )
+
+
 def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, pages: Sequence[PageRows]) -> None:
     """Replace ``pages`` (their old rows, if any, and the new ones) in one transaction.
 
     The old rows are deleted and the new ones copied (binary COPY) straight into the generation's tables inside
-    that transaction: until it commits readers see the old version, afterwards the new one, never a mix. The
-    transaction locks its pages (``lock_pages``): writers of other pages of the same store may run at the same time.
+    that transaction, and the term statistics updated by the difference: until it commits readers see the old
+    version, afterwards the new one, never a mix. The transaction locks its pages (``lock_pages``): writers of
+    other pages of the same store may run at the same time.
     """
     if not pages:
         return
     ensure_vector_types(conn)
     page_ids = [page.document.page_id for page in pages]
+    delta = _TermDelta()
+    for page in pages:
+        for chunk in page.chunks:
+            delta.add(chunk.lexical.terms, chunk.lexical.length, 1)
     with conn.transaction():
         lock_pages(conn, names, page_ids)
-        _delete_existing(conn, names, generation, page_ids)
+        _delete_existing(conn, names, generation, page_ids, delta)
         _copy(conn, names.gen_table(generation, "documents"), DOCUMENT_COLUMNS, _document_rows(pages))
         _copy(conn, names.gen_table(generation, "parents"), PARENT_COLUMNS, _parent_rows(pages))
         _copy(conn, names.gen_table(generation, "chunks"), CHUNK_COLUMNS, _chunk_rows(pages))
+        _apply_term_delta(conn, names, generation, delta)
 
 
 def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: Sequence[str]) -> int:
     """Delete pages (documents, parents and chunks) in one transaction; returns how many were there."""
     if not page_ids:
         return 0
+    delta = _TermDelta()
     with conn.transaction():
         lock_pages(conn, names, page_ids)
-        return _delete_existing(conn, names, generation, list(page_ids))
+        pages = _delete_existing(conn, names, generation, list(page_ids), delta)
+        _apply_term_delta(conn, names, generation, delta)
+        return pages
 
 
 def analyze_generation(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
-    """After a run changed a generation: VACUUM (ANALYZE) so the planner has fresh statistics (row counts feed the
-    lexical idf) and the visibility map lets the term counts of lexical search skip the heap.
+    """After a run changed a generation: VACUUM (ANALYZE) so the planner has fresh statistics and the term
+    statistics shed the row versions their updates left.
 
     Needs an autocommit connection (VACUUM cannot run inside a transaction).
     """
-    for kind in ("documents", "parents", "chunks"):
+    for kind in ("documents", "parents", "chunks", "terms"):
         conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(names.gen_table(generation, kind)))

@@ -10,6 +10,7 @@ from tenant_rag.db import DatabaseError, admin_connection, ensure_vector_types
 from tenant_rag.store.generations import Target, activate, register_target, signature_for
 from tenant_rag.store.schema import create_store, store_names
 from tenant_rag.store.writer import ChunkRow, DocumentRow, PageRows, ParentRow, delete_pages, replace_pages
+from tenant_rag.text_analysis import analyzer_for
 from tests.integration.rag.rag_core_support import (
     make_config,
     rag_pools,  # noqa: F401 - fixture
@@ -53,6 +54,7 @@ def _page(page_id: str, text: str, children: int, dims: int = 256) -> PageRows:
                 f"h-{text}-{n}",
                 "wordllama-l2-256",
                 vector / np.linalg.norm(vector),
+                analyzer_for("english").chunk_terms(f"{text} {n}", "Title"),
             )
         )
     return PageRows(doc, [parent], chunks)
