@@ -2,8 +2,8 @@
 
 The question is analysed in Python by the analyser that analysed the chunks (``tenant_rag.text_analysis``); the
 generation's term statistics (``g<n>_terms``: chunks per term; ``g<n>_totals``: chunk count and summed length, both
-kept current by every page swap) give each term its idf, and the chunks holding any of the terms are scored in
-the database (Lucene's BM25)::
+kept current by every page swap, which appends its changes to them) give each term its idf, and the chunks
+holding any of the terms are scored in the database (Lucene's BM25)::
 
     idf(t)      = ln(1 + (N - df + 0.5) / (df + 0.5))
     score(c, q) = sum over t in q of idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length(c) / avgdl))
@@ -32,9 +32,12 @@ DEFAULT_B = 0.75
 COMMON_TERM_SHARE = 0.2  # a term in more than this share of the chunks is "common" (see ``_candidate_terms``)
 MAX_TERMS = 64
 
+# the statistics are appended by every page swap: a term's chunk count is the sum of its rows
 _STATS_SQL = (
-    "SELECT s.chunks, s.length, t.term, t.df FROM {totals} AS s"
-    " LEFT JOIN {terms} AS t ON t.term = ANY(%(terms)s::text[]) AND t.df > 0"
+    "SELECT s.chunks, s.length, t.term, t.df"
+    " FROM (SELECT sum(chunks) AS chunks, sum(length) AS length FROM {totals}) AS s"
+    " LEFT JOIN (SELECT term, sum(df) AS df FROM {terms} WHERE term = ANY(%(terms)s::text[]) GROUP BY term) AS t"
+    " ON t.df > 0"
 )
 
 
@@ -65,9 +68,10 @@ def _term_stats(
         return [], 1.0
     chunks, length = float(rows[0][0]), float(rows[0][1])
     found = []
-    for _, _, term, df in rows:
+    for _, _, term, count in rows:
         if term is None:
             continue
+        df = float(count)
         idf = math.log(1.0 + (chunks - df + 0.5) / (df + 0.5))
         found.append(_Term(term, idf, df > COMMON_TERM_SHARE * chunks))
     found.sort(key=lambda t: (-t.idf, t.term))

@@ -182,8 +182,10 @@ def create_generation_tables(
     ``create_search_indexes`` before it is activated, instead of being maintained row by row during the build.
     The chunks' terms come analysed (``tenant_rag.text_analysis``, in the chunk stage) and are stored as written:
     ``terms`` (distinct, space-separated), ``freqs`` (their frequencies, in the same order) and ``length``; the
-    statistics BM25 needs are kept beside them by every page swap (``g<n>_terms``: chunks per term; ``g<n>_totals``:
-    one row, the chunk count and summed length).
+    statistics BM25 needs are kept beside them by every page swap, which appends what it changed (``g<n>_terms``:
+    term and change of its chunk count; ``g<n>_totals``: change of the chunk count and summed length): appends take
+    no locks, so parallel writers never wait for each other, and a reader sums the rows of its terms.
+    ``compact_term_stats`` folds the appended rows into one per term.
     Chunk rows (text, context, vector, terms: a few kB) stay inline and uncompressed up to a full page
     (``toast_tuple_target``), so neither the writer nor the query path pays for TOAST on them; parent texts (tens
     of kB) are stored out of line without
@@ -222,22 +224,39 @@ def create_generation_tables(
             " WITH (toast_tuple_target = 8160)"
         ).format(chunks=chunks, dims=sql.Literal(int(dimensions)))
     )
+    terms = names.gen_table(generation, "terms")
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (term text NOT NULL, df integer NOT NULL)").format(terms))
     conn.execute(
-        sql.SQL("CREATE TABLE IF NOT EXISTS {} (term text PRIMARY KEY, df integer NOT NULL)").format(
-            names.gen_table(generation, "terms")
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (term)").format(
+            sql.Identifier(f"g{int(generation)}_terms_term_idx"), terms
         )
     )
-    totals = names.gen_table(generation, "totals")
     conn.execute(
-        sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-            " chunks bigint NOT NULL, length bigint NOT NULL)"
-        ).format(totals)
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (chunks bigint NOT NULL, length bigint NOT NULL)").format(
+            names.gen_table(generation, "totals")
+        )
     )
-    conn.execute(sql.SQL("INSERT INTO {} (chunks, length) VALUES (0, 0) ON CONFLICT DO NOTHING").format(totals))
     for index in WRITE_INDEXES:
         _create_index(conn, names, generation, index)
     grant_reader(conn, names)
+
+
+def compact_term_stats(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
+    """Fold a generation's appended statistics into one row per term (and one total), in the caller's transaction.
+
+    The caller holds the store lock (no page swap appends meanwhile); readers see the rows before or after, whose
+    sums are the same. The cost grows with the rows appended, not with the chunks.
+    """
+    for table, columns, having in (
+        ("terms", "term, sum(df)", " GROUP BY term HAVING sum(df) <> 0"),
+        ("totals", "sum(chunks), sum(length)", ""),
+    ):
+        conn.execute(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {table} RETURNING *) INSERT INTO {table} SELECT {columns} FROM gone"
+            ).format(table=names.gen_table(generation, table), columns=sql.SQL(columns))
+            + sql.SQL(having)
+        )
 
 
 def create_search_indexes(

@@ -25,8 +25,9 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from tenant_rag.db import ensure_vector_types
-from tenant_rag.store.generations import lock_pages
+from tenant_rag.store.generations import lock_pages, lock_store
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import compact_term_stats
 from tenant_rag.text_analysis import ChunkTerms
 
 DOCUMENT_COLUMNS = (
@@ -249,25 +250,18 @@ def _delete_existing(
     return pages
 
 
+TERM_COLUMNS = (("term", "text"), ("df", "int4"))
+
+
 def _apply_term_delta(conn: psycopg.Connection[Any], names: StoreNames, generation: int, delta: _TermDelta) -> None:
-    """Add ``delta`` to the generation's term statistics, the transaction's last step (its row locks are held only
-    until the commit). Terms are updated in one fixed order, so two writers never deadlock on them."""
+    """Append ``delta`` to the generation's term statistics (binary COPY; appends lock nothing, so parallel writers
+    never wait for each other)."""
     changed = [(term, n) for term, n in delta.df.items() if n]
     if changed:
-        conn.execute(
-            sql.SQL(
-                "INSERT INTO {terms} AS t (term, df)"
-                " SELECT term, df FROM unnest(string_to_array(%s, ' '), string_to_array(%s, ' ')::integer[])"
-                ' AS d(term, df) ORDER BY term COLLATE "C"'
-                " ON CONFLICT (term) DO UPDATE SET df = t.df + excluded.df"
-            ).format(terms=names.gen_table(generation, "terms")),
-            (" ".join(term for term, _ in changed), " ".join(str(n) for _, n in changed)),
-        )
+        _copy(conn, names.gen_table(generation, "terms"), TERM_COLUMNS, changed)
     if delta.chunks or delta.length:
         conn.execute(
-            sql.SQL("UPDATE {} SET chunks = chunks + %s, length = length + %s").format(
-                names.gen_table(generation, "totals")
-            ),
+            sql.SQL("INSERT INTO {} (chunks, length) VALUES (%s, %s)").format(names.gen_table(generation, "totals")),
             (delta.chunks, delta.length),
         )
 
@@ -311,9 +305,13 @@ def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: i
 
 def analyze_generation(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
     """After a run changed a generation: VACUUM (ANALYZE) so the planner has fresh statistics and the term
-    statistics shed the row versions their updates left.
+    statistics shed the row versions their updates left; first the term statistics the page swaps appended are
+    folded into a row per term (``compact_term_stats``, under the store lock).
 
     Needs an autocommit connection (VACUUM cannot run inside a transaction).
     """
+    with conn.transaction():
+        lock_store(conn, names)
+        compact_term_stats(conn, names, generation)
     for kind in ("documents", "parents", "chunks", "terms"):
         conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(names.gen_table(generation, kind)))
