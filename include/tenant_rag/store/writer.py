@@ -11,7 +11,6 @@ twice. Staging tables are not needed for that: MVCC hides the uncommitted rows f
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -213,34 +212,37 @@ def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
         )
 
 
-@dataclass
-class _TermDelta:
-    """How a transaction changes a generation's term statistics: chunks per term, chunk count, summed length."""
-
-    df: Counter[str] = field(default_factory=Counter)
-    chunks: int = 0
-    length: int = 0
-
-    def add(self, terms: str, length: int, sign: int) -> None:
-        for term in terms.split(" ") if terms else ():
-            self.df[term] += sign
-        self.chunks += sign
-        self.length += sign * length
+# Appends to a generation's term statistics what a set of chunks contributes (``{sign}`` 1) or took away (-1): one
+# row per term (its chunk count) and one total (chunks, summed length). Appends lock nothing, so parallel writers
+# never wait for each other. ``{rows}`` yields the chunks' ``terms`` and ``length``.
+_TERM_DELTA_SQL = """
+WITH c AS MATERIALIZED ({rows}),
+t AS (INSERT INTO {terms} (term, df)
+      SELECT term, {sign} * count(*) FROM c, unnest(string_to_array(c.terms, ' ')) AS term GROUP BY term)
+INSERT INTO {totals} (chunks, length) SELECT {sign} * count(*), {sign} * coalesce(sum(length), 0) FROM c
+"""
 
 
-def _delete_existing(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str], delta: _TermDelta
-) -> int:
-    """Delete what the generation holds for ``page_ids``: chunks (their terms subtracted from ``delta``), parents
-    and documents (in the caller's transaction, by page id); returns how many pages were there."""
-    gone = conn.execute(
-        sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s) RETURNING terms, length").format(
-            names.gen_table(generation, "chunks")
+def _term_delta(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, rows: sql.Composable, sign: int, page_ids: Any
+) -> None:
+    conn.execute(
+        sql.SQL(_TERM_DELTA_SQL).format(
+            rows=rows,
+            terms=names.gen_table(generation, "terms"),
+            totals=names.gen_table(generation, "totals"),
+            sign=sql.Literal(sign),
         ),
-        (page_ids,),
-    ).fetchall()
-    for terms, length in gone:
-        delta.add(terms, length, -1)
+        {"pages": page_ids},
+    )
+
+
+def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str]) -> int:
+    """Delete what the generation holds for ``page_ids``: chunks (their terms subtracted from the term statistics),
+    parents and documents (in the caller's transaction, by page id); returns how many pages were there."""
+    chunks = names.gen_table(generation, "chunks")
+    gone = sql.SQL("DELETE FROM {} WHERE page_id = ANY(%(pages)s) RETURNING terms, length").format(chunks)
+    _term_delta(conn, names, generation, gone, -1, page_ids)
     pages = 0
     for kind in ("parents", "documents"):
         pages = conn.execute(
@@ -248,22 +250,6 @@ def _delete_existing(
             (page_ids,),
         ).rowcount
     return pages
-
-
-TERM_COLUMNS = (("term", "text"), ("df", "int4"))
-
-
-def _apply_term_delta(conn: psycopg.Connection[Any], names: StoreNames, generation: int, delta: _TermDelta) -> None:
-    """Append ``delta`` to the generation's term statistics (binary COPY; appends lock nothing, so parallel writers
-    never wait for each other)."""
-    changed = [(term, n) for term, n in delta.df.items() if n]
-    if changed:
-        _copy(conn, names.gen_table(generation, "terms"), TERM_COLUMNS, changed)
-    if delta.chunks or delta.length:
-        conn.execute(
-            sql.SQL("INSERT INTO {} (chunks, length) VALUES (%s, %s)").format(names.gen_table(generation, "totals")),
-            (delta.chunks, delta.length),
-        )
 
 
 def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, pages: Sequence[PageRows]) -> None:
@@ -278,29 +264,24 @@ def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: 
         return
     ensure_vector_types(conn)
     page_ids = [page.document.page_id for page in pages]
-    delta = _TermDelta()
-    for page in pages:
-        for chunk in page.chunks:
-            delta.add(chunk.lexical.terms, chunk.lexical.length, 1)
+    chunks = names.gen_table(generation, "chunks")
     with conn.transaction():
         lock_pages(conn, names, page_ids)
-        _delete_existing(conn, names, generation, page_ids, delta)
+        _delete_existing(conn, names, generation, page_ids)
         _copy(conn, names.gen_table(generation, "documents"), DOCUMENT_COLUMNS, _document_rows(pages))
         _copy(conn, names.gen_table(generation, "parents"), PARENT_COLUMNS, _parent_rows(pages))
-        _copy(conn, names.gen_table(generation, "chunks"), CHUNK_COLUMNS, _chunk_rows(pages))
-        _apply_term_delta(conn, names, generation, delta)
+        _copy(conn, chunks, CHUNK_COLUMNS, _chunk_rows(pages))
+        new = sql.SQL("SELECT terms, length FROM {} WHERE page_id = ANY(%(pages)s)").format(chunks)
+        _term_delta(conn, names, generation, new, 1, page_ids)
 
 
 def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: Sequence[str]) -> int:
     """Delete pages (documents, parents and chunks) in one transaction; returns how many were there."""
     if not page_ids:
         return 0
-    delta = _TermDelta()
     with conn.transaction():
         lock_pages(conn, names, page_ids)
-        pages = _delete_existing(conn, names, generation, list(page_ids), delta)
-        _apply_term_delta(conn, names, generation, delta)
-        return pages
+        return _delete_existing(conn, names, generation, list(page_ids))
 
 
 def analyze_generation(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
