@@ -150,6 +150,7 @@ WRITE_INDEXES = (
 SEARCH_INDEXES = (
     ("chunks", "text_hash", "btree"),
     ("chunks", "terms", "gin"),
+    ("terms", "term", "btree"),
 )
 # The lexical index of format 2: the chunks' term arrays (``lexical_search`` selects candidates with ``&&`` on it).
 TERM_ARRAY = "string_to_array(terms, ' ')"
@@ -226,11 +227,6 @@ def create_generation_tables(
     )
     terms = names.gen_table(generation, "terms")
     conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (term text NOT NULL, df integer NOT NULL)").format(terms))
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (term)").format(
-            sql.Identifier(f"g{int(generation)}_terms_term_idx"), terms
-        )
-    )
     conn.execute(
         sql.SQL("CREATE TABLE IF NOT EXISTS {} (chunks bigint NOT NULL, length bigint NOT NULL)").format(
             names.gen_table(generation, "totals")
