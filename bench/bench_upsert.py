@@ -47,6 +47,9 @@ def _cores() -> int:
 def build_pages(texts: list[str], vectors: np.ndarray, model_id: str) -> list[Any]:
     """The rows our pipeline would hand the writer: pages of 50 chunks under 5 parents each."""
     from tenant_rag.store.writer import ChunkRow, DocumentRow, PageRows, ParentRow
+    from tenant_rag.text_analysis import analyzer_for
+
+    analyzer = analyzer_for("english")  # the chunk stage analyses the texts: not part of the write path
 
     pages = []
     for page_no, start in enumerate(range(0, len(texts), CHUNKS_PER_PAGE)):
@@ -60,6 +63,7 @@ def build_pages(texts: list[str], vectors: np.ndarray, model_id: str) -> list[An
             if ordinal % CHUNKS_PER_PARENT == 0:
                 parent_text = "\n".join(texts[i : min(i + CHUNKS_PER_PARENT, indexes.stop)])
                 parents.append(ParentRow(parent_id, page_id, parent_no, parent_text, ["Guide", f"Part {parent_no}"]))
+            context = f"Page {page_no} > Guide > Part {parent_no}"
             chunks.append(
                 ChunkRow(
                     chunk_id=f"{parent_id}-c{ordinal}",
@@ -68,10 +72,11 @@ def build_pages(texts: list[str], vectors: np.ndarray, model_id: str) -> list[An
                     space_key="BENCH",
                     ordinal=ordinal,
                     text=texts[i],
-                    context=f"Page {page_no} > Guide > Part {parent_no}",
+                    context=context,
                     text_hash=f"h{i:08x}",
                     model_id=model_id,
                     embedding=vectors[i],
+                    lexical=analyzer.chunk_terms(texts[i], context),
                 )
             )
         document = DocumentRow(

@@ -162,6 +162,9 @@ class RAGConfig(_Model):
     top_k: int = Field(3, ge=1, le=MAX_TOP_K)
     retrieval_mode: Literal["vector", "lexical", "hybrid"] = "hybrid"
     text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
+    # BM25 of the lexical ranking: term-frequency saturation and length normalisation (Lucene's defaults)
+    bm25_k1: float = Field(1.2, gt=0.0, le=10.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     max_delete_ratio: float = Field(0.5, ge=0.0, le=1.0)
     query_history_limit: int = Field(1000, ge=0, le=100_000)
 

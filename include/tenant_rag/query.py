@@ -30,7 +30,8 @@ from tenant_rag.db import DatabaseError, ensure_vector_types, set_local_role, te
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.query_history import recent_queries, record_query
-from tenant_rag.store.generations import Generation, Signature
+from tenant_rag.store.bm25_search import BM25Params
+from tenant_rag.store.generations import GENERATIONS_SQL, Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
 from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
@@ -147,10 +148,7 @@ class CustomerQueryManager:
             with tenant_pool(self.database_url, names.role).connection() as conn, conn.transaction():
                 set_local_role(conn, names.role)
                 row = conn.execute(
-                    sql.SQL(
-                        "SELECT generation, embedding_model, model_id, dimensions, text_search_config FROM {}"
-                        " WHERE status = 'active'"
-                    ).format(names.meta)
+                    sql.SQL(GENERATIONS_SQL + " WHERE status = 'active'").format(meta=names.meta)
                 ).fetchone()
         except (pg_errors.InvalidSchemaName, pg_errors.UndefinedTable, pg_errors.UndefinedObject):
             return None
@@ -162,7 +160,7 @@ class CustomerQueryManager:
             raise QueryError(f"customer {config.customer_id!r}: cannot read the index metadata: {exc}") from exc
         if row is None:
             return None
-        return Generation(row[0], Signature(row[1], row[2], row[3], row[4]), "active")
+        return Generation(row[0], Signature(*row[1:6]), "active")
 
     def query(
         self,
@@ -214,6 +212,8 @@ class CustomerQueryManager:
         started: float,
     ) -> list[Document]:
         number, tsconfig = generation.number, generation.signature.text_search_config
+        store_format = generation.signature.store_format
+        bm25 = BM25Params(config.rag.bm25_k1, config.rag.bm25_b)
         limit = config.rag.query_history_limit
         try:
             with tenant_pool(self.database_url, names.role).connection() as conn:
@@ -229,9 +229,22 @@ class CustomerQueryManager:
                 with conn.pipeline(), conn.transaction():
                     set_local_role(conn, names.role)
                     if mode == "lexical":
-                        hits = lexical_pages(conn, names, number, question, tsconfig, k, keys)
+                        hits = lexical_pages(
+                            conn, names, number, question, tsconfig, k, keys, store_format=store_format, bm25=bm25
+                        )
                     else:
-                        hits = hybrid_parents(conn, names, number, question, vector, tsconfig, k, keys)
+                        hits = hybrid_parents(
+                            conn,
+                            names,
+                            number,
+                            question,
+                            vector,
+                            tsconfig,
+                            k,
+                            keys,
+                            store_format=store_format,
+                            bm25=bm25,
+                        )
                     documents = _documents(config, with_records(conn, names, number, hits), mode)
                     if limit:
                         record_query(conn, names, question, mode, k, number, documents, limit, started)

@@ -1,6 +1,7 @@
 """Stage 2: chunk the new and changed pages, reuse stored vectors by text hash, and list what must be embedded.
 
-Writes ``chunks.jsonl`` (one page per line: its document row, parents and children, each child with the location of
+Writes ``chunks.jsonl`` (one page per line: its document row, parents and children, each child with its analysed
+terms (``tenant_rag.text_analysis``: text analysis happens here, not in the database's write path) and the location of
 its vector: ``["e", batch, row]`` to be embedded, ``["r", part, row]`` found in the store), ``reused/part_N.npy``
 and one ``embed/texts_N.json`` per embedding batch of at most ``rag.embedding_batch_size`` distinct texts.
 
@@ -32,6 +33,7 @@ from tenant_rag.store.generations import Target
 from tenant_rag.store.reader import stored_vectors
 from tenant_rag.store.registry import check_claimable
 from tenant_rag.store.schema import store_names
+from tenant_rag.text_analysis import Analyzer, analyzer_for
 
 TOKENS_PER_CHAR = 0.25
 
@@ -42,7 +44,24 @@ def chunk_context(title: str, heading_path: tuple[str, ...]) -> str:
     return "\n".join(part for part in (title.strip(), " > ".join(path)) if part)
 
 
-def _record(page: ExportedPage, parents: list[ParentChunk], children: list[ChildChunk]) -> dict[str, Any]:
+def _child(page: ExportedPage, child: ChildChunk, analyzer: Analyzer) -> dict[str, Any]:
+    """A child's staged fields, with its analysed terms (the upsert stores them as they are)."""
+    context = chunk_context(page.title, child.heading_path)
+    lexical = analyzer.chunk_terms(child.text, context)
+    return {
+        "chunk_id": child.chunk_id,
+        "parent_id": child.parent_id,
+        "ordinal": child.ordinal,
+        "text": child.text,
+        "context": context,
+        "text_hash": child.text_hash,
+        "lexical": {"terms": lexical.terms, "freqs": lexical.freqs, "length": lexical.length},
+    }
+
+
+def _record(
+    page: ExportedPage, parents: list[ParentChunk], children: list[ChildChunk], analyzer: Analyzer
+) -> dict[str, Any]:
     from tenant_rag.changes import meta_hash
 
     return {
@@ -66,17 +85,7 @@ def _record(page: ExportedPage, parents: list[ParentChunk], children: list[Child
             {"parent_id": p.parent_id, "ordinal": p.ordinal, "text": p.text, "heading_path": list(p.heading_path)}
             for p in parents
         ],
-        "children": [
-            {
-                "chunk_id": c.chunk_id,
-                "parent_id": c.parent_id,
-                "ordinal": c.ordinal,
-                "text": c.text,
-                "context": chunk_context(page.title, c.heading_path),
-                "text_hash": c.text_hash,
-            }
-            for c in children
-        ],
+        "children": [_child(page, c, analyzer) for c in children],
     }
 
 
@@ -185,6 +194,7 @@ def chunk_changes(
     for stale in (staging.texts(0).parent, staging.reused(0).parent):  # a retried stage must not keep old batches
         shutil.rmtree(stale, ignore_errors=True)
     planner = _VectorPlanner(config, changes, target, staging, database_url)
+    analyzer = analyzer_for(target.signature.text_search_config)
     counts = {"pages": 0, "parents": 0, "children": 0, "reused": 0}
     window: list[dict[str, Any]] = []
     window_texts: dict[str, str] = {}  # text hash -> text to embed, first seen first
@@ -213,7 +223,7 @@ def chunk_changes(
                 continue
             if page.cleaned:
                 warnings.append({"file": ref.rel_path, "page_id": ref.page_id, "warning": _cleaned_warning(page)})
-            window.append(_record(page, parents, children))
+            window.append(_record(page, parents, children, analyzer))
             counts["pages"] += 1
             counts["parents"] += len(parents)
             counts["children"] += len(children)

@@ -40,6 +40,7 @@ from tenant_rag.store.writer import (
     analyze_generation,
     delete_pages,
 )
+from tenant_rag.text_analysis import ChunkTerms
 
 # A run that rewrote at least this share of the live generation's pages refreshes its statistics itself (VACUUM
 # ANALYZE); smaller edits leave that to autovacuum: the planner's row count then lags by under 5 %, while the
@@ -93,9 +94,10 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
     for child in record["children"]:
         fields = dict(child)
         location = fields.pop("vector", None)
-        if location is None:
+        lexical = fields.pop("lexical", None)
+        if location is None or lexical is None:
             raise ValueError(
-                f"page {document.page_id!r}: staged child {fields.get('chunk_id')!r} has no vector location; "
+                f"page {document.page_id!r}: staged child {fields.get('chunk_id')!r} has no vector location or terms; "
                 "the chunk stage of this run predates this version: re-run the run from its chunk task"
             )
         chunks.append(
@@ -104,6 +106,7 @@ def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> Page
                 space_key=document.space_key,
                 model_id=model_id,
                 embedding=vectors[location],
+                lexical=ChunkTerms(**lexical),
                 **fields,
             )
         )

@@ -1,9 +1,10 @@
 """Blue/green generations of a customer's index.
 
 A generation is a complete set of documents/parents/chunks tables built with one *signature* (embedding model,
-dimension, text-search configuration). Queries read the ``active`` generation. When the customer's signature
-changes, a ``building`` generation is filled next to it (resumably: a crashed build is continued, not restarted)
-and, once complete, one short transaction makes it active and drops the old one.
+dimension, text-search configuration, store format). Queries read the ``active`` generation. When the customer's
+signature changes (a new model, or a version of tenantrag that stores another format), a ``building`` generation
+is filled next to it (resumably: a crashed build is continued, not restarted) and, once complete, one short
+transaction makes it active and drops the old one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tenant_rag.embedding.factory import embedding_model_id
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.registry import lock_owner_row, lock_page_rows
 from tenant_rag.store.schema import (
+    STORE_FORMAT,
     create_generation_tables,
     create_search_indexes,
     drop_generation_tables,
@@ -41,6 +43,7 @@ class Signature:
     model_id: str
     dimensions: int
     text_search_config: str
+    store_format: int = STORE_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,17 +97,19 @@ class Target:
         )
 
 
+# The generations with their signature; a store older than ``store_format`` has no such column: format 1.
+GENERATIONS_SQL = (
+    "SELECT generation, embedding_model, model_id, dimensions, text_search_config,"
+    " coalesce((to_jsonb(m) ->> 'store_format')::integer, 1), status FROM {meta} AS m"
+)
+
+
 def list_generations(conn: psycopg.Connection[Any], names: StoreNames) -> list[Generation]:
     """Every generation recorded in the schema (none when the store does not exist yet)."""
     if not schema_exists(conn, names):
         return []
-    rows = conn.execute(
-        sql.SQL(
-            "SELECT generation, embedding_model, model_id, dimensions, text_search_config, status"
-            " FROM {} ORDER BY generation"
-        ).format(names.meta)
-    ).fetchall()
-    return [Generation(row[0], Signature(row[1], row[2], row[3], row[4]), row[5]) for row in rows]
+    rows = conn.execute(sql.SQL(GENERATIONS_SQL + " ORDER BY generation").format(meta=names.meta)).fetchall()
+    return [Generation(row[0], Signature(*row[1:6]), row[6]) for row in rows]
 
 
 def active_of(generations: list[Generation]) -> Generation | None:
@@ -165,13 +170,25 @@ def register_target(conn: psycopg.Connection[Any], names: StoreNames, target: Ta
                 log.info("customer %s: dropping stale building generation %d", names.customer_id, other.number)
                 drop_generation_tables(conn, names, other.number)
                 conn.execute(sql.SQL("DELETE FROM {} WHERE generation = %s").format(names.meta), (other.number,))
-        create_generation_tables(conn, names, target.generation, sig.dimensions, sig.text_search_config)
+        if sig.store_format != STORE_FORMAT:
+            raise ValueError(
+                f"customer {names.customer_id!r}: cannot build a generation of store format {sig.store_format}; "
+                f"this version builds format {STORE_FORMAT}"
+            )
+        create_generation_tables(conn, names, target.generation, sig.dimensions)
         conn.execute(
             sql.SQL(
-                "INSERT INTO {} (generation, embedding_model, model_id, dimensions, text_search_config, status)"
-                " VALUES (%s, %s, %s, %s, %s, 'building')"
+                "INSERT INTO {} (generation, embedding_model, model_id, dimensions, text_search_config,"
+                " store_format, status) VALUES (%s, %s, %s, %s, %s, %s, 'building')"
             ).format(names.meta),
-            (target.generation, sig.embedding_model, sig.model_id, sig.dimensions, sig.text_search_config),
+            (
+                target.generation,
+                sig.embedding_model,
+                sig.model_id,
+                sig.dimensions,
+                sig.text_search_config,
+                STORE_FORMAT,
+            ),
         )
         log.debug("customer %s: generation %d registered", names.customer_id, target.generation)
 

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from tenant_rag.store.bm25_search import BM25Params
 from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import STORE_FORMAT
 from tenant_rag.store.search import Hit, best_per_page, vector_parents
 
 RRF_K = 60
@@ -56,9 +58,15 @@ def hybrid_parents(
     space_keys: Sequence[str] | None = None,
     depth: int = HYBRID_DEPTH,
     rrf_k: int = RRF_K,
+    *,
+    store_format: int = STORE_FORMAT,
+    bm25: BM25Params | None = None,
 ) -> list[Hit]:
-    """RRF of the vector and lexical page rankings, each ``max(depth, k)`` pages deep."""
+    """RRF of the vector and lexical page rankings, each ``max(depth, k)`` pages deep (the lexical one as
+    ``lexical_parents`` ranks the generation's ``store_format``)."""
     depth = max(depth, k)
     vector = vector_parents(conn, names, generation, query_vector, depth, space_keys)
-    lexical = lexical_pages(conn, names, generation, question, text_search_config, depth, space_keys)
+    lexical = lexical_pages(
+        conn, names, generation, question, text_search_config, depth, space_keys, store_format=store_format, bm25=bm25
+    )
     return rrf_fuse(vector, lexical, k, rrf_k)

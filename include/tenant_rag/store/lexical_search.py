@@ -1,4 +1,8 @@
-"""Lexical retrieval inside one generation of one customer's store: full-text search over the chunks' ``tsv`` (GIN).
+"""Lexical retrieval inside one generation of one customer's store.
+
+A generation of the current store format is ranked by BM25 (``bm25_search``). One built before it (store format 1,
+a store written by an earlier version, until the next run rebuilds it) keeps answering with what it has: full-text
+search over the chunks' ``tsv`` (GIN), below.
 
 Questions are plain text: the question's words go through the text search configuration (``to_tsvector``) and
 only the resulting lexemes are used, so no character of user input is query syntax (quotes, ``-word``, ``&``, ``:*``
@@ -18,7 +22,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tenant_rag.store.bm25_search import BM25Params, bm25_parents
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import LEGACY_STORE_FORMAT, STORE_FORMAT
 from tenant_rag.store.search import Hit
 
 COMMON_TERM_SHARE = 0.2
@@ -102,8 +108,14 @@ def lexical_parents(
     text_search_config: str,
     k: int,
     space_keys: Sequence[str] | None = None,
+    *,
+    store_format: int = STORE_FORMAT,
+    bm25: BM25Params | None = None,
 ) -> list[Hit]:
-    """Up to ``k`` parents ranked by full-text relevance of their best child (fewer when fewer match).
+    """Up to ``k`` parents ranked by lexical relevance of their best child (fewer when fewer match).
+
+    BM25 (``bm25_search.bm25_parents``, with ``bm25``'s k1 and b) for a generation of the current store format;
+    for one of format 1, as follows.
 
     A child scores the sum of the inverse document frequencies of the question's lexemes it contains (BM25's idf
     with binary term frequency; document frequencies are counted through the GIN index at query time, the chunk
@@ -112,6 +124,8 @@ def lexical_parents(
     only when that yields fewer than ``k`` parents (see ``_candidate_sets``); the ranking is the same as scoring
     every matching chunk.
     """
+    if store_format > LEGACY_STORE_FORMAT:
+        return bm25_parents(conn, names, generation, question, text_search_config, k, space_keys, bm25)
     chunks = names.gen_table(generation, "chunks")
     params: dict[str, Any] = {
         "cfg": text_search_config,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-GENERATION_KINDS = ("documents", "parents", "chunks")
+GENERATION_KINDS = ("documents", "parents", "chunks", "terms", "totals")
 
 
 @dataclass(frozen=True)

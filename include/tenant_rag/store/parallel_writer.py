@@ -1,7 +1,7 @@
 """Several page-batch writers at once: each batch is one transaction (``replace_pages``) on its own connection.
 
-Writing is server-bound (the stored tsvector alone is ~60 % of a chunk row's cost), so a build or a large update
-spreads its batches over ``writers`` connections. Batches hold disjoint pages and each locks its own pages, so
+Writing is server-bound (COPY, index and term-statistics maintenance), so a build or a large update spreads its
+batches over ``writers`` connections. Batches hold disjoint pages and each locks its own pages, so
 they commit independently and in any order; readers still see every page either old or new. With one writer the
 batches are written inline on the caller's connection (no thread, no second connection).
 

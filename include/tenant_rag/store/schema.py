@@ -1,7 +1,8 @@
 """DDL of a customer's store, and the grants that make the database enforce isolation.
 
 Per customer: a schema named ``config.collection_name`` holding ``index_meta`` (the generations of the index),
-``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``.
+``query_history`` and, per generation ``n``, the tables ``g<n>_documents``, ``g<n>_parents`` and ``g<n>_chunks``
+(and, from store format 2 on, the lexical statistics ``g<n>_terms`` and ``g<n>_totals``).
 A role ``tenant_role_name(customer_id)`` may use that schema and read its tables (and write its query history) and
 nothing else. The query path logs in as that role itself, so no login can reach two tenants (the roles
 themselves: ``tenant_rag.store.roles``). Which customer owns which schema and role is kept in the database's
@@ -31,6 +32,15 @@ from tenant_rag.store.roles import (
     retire_gateway_role,
     set_login_password,
 )
+
+# What a generation stores, recorded per generation in ``index_meta.store_format`` (a store without that column
+# was built before formats were recorded: format 1).
+# 1: chunks carry a generated ``tsv`` (to_tsvector in the database), lexical search ranks by summed idf.
+# 2: chunks carry the terms of the Python analyser (``tenant_rag.text_analysis``) with their frequencies and length,
+#    kept with per-generation term statistics (``g<n>_terms``: document frequency per term; ``g<n>_totals``: chunks
+#    and summed length), lexical search ranks by BM25.
+STORE_FORMAT = 2
+LEGACY_STORE_FORMAT = 1
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -87,9 +97,16 @@ def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
                 " dimensions integer NOT NULL,"
                 " text_search_config text NOT NULL,"
                 " status text NOT NULL CHECK (status IN ('building', 'active')),"
+                " store_format integer NOT NULL DEFAULT 1,"
                 " created_at timestamptz NOT NULL DEFAULT now(),"
                 " activated_at timestamptz)"
             ).format(names.meta)
+        )
+        # a store created before formats were recorded: its generations are format 1
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS store_format integer NOT NULL DEFAULT 1").format(
+                names.meta
+            )
         )
         conn.execute(
             sql.SQL(
@@ -132,26 +149,30 @@ WRITE_INDEXES = (
 # Needed to query a generation (and to reuse its vectors): built in bulk before it goes live.
 SEARCH_INDEXES = (
     ("chunks", "text_hash", "btree"),
-    ("chunks", "tsv", "gin"),
+    ("chunks", "terms", "gin"),
+    ("terms", "term", "btree"),
 )
+# The lexical index of format 2: the chunks' term arrays (``lexical_search`` selects candidates with ``&&`` on it).
+TERM_ARRAY = "string_to_array(terms, ' ')"
 
 
 def _create_index(
     conn: psycopg.Connection[Any], names: StoreNames, generation: int, index: tuple[str, str, str]
 ) -> None:
     kind, column, method = index
+    key = sql.SQL("({})").format(sql.SQL(TERM_ARRAY)) if column == "terms" else sql.Identifier(column)
     conn.execute(
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
             sql.Identifier(f"g{int(generation)}_{kind}_{column}_idx"),
             names.gen_table(generation, kind),
             sql.SQL(method),
-            sql.Identifier(column),
+            key,
         )
     )
 
 
 def create_generation_tables(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, dimensions: int, text_search_config: str
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, dimensions: int
 ) -> None:
     """The documents/parents/chunks tables of one generation, with the keys and indexes its writes need.
 
@@ -160,7 +181,13 @@ def create_generation_tables(
     check cost about a tenth of the write time. A generation is created while it is being built (not live): the
     indexes only its queries need (the GIN lexical index, the text-hash btree, HNSW) are built once, in bulk, by
     ``create_search_indexes`` before it is activated, instead of being maintained row by row during the build.
-    Chunk rows (text, context, vector, tsvector: a few kB) stay inline and uncompressed up to a full page
+    The chunks' terms come analysed (``tenant_rag.text_analysis``, in the chunk stage) and are stored as written:
+    ``terms`` (distinct, space-separated), ``freqs`` (their frequencies, in the same order) and ``length``; the
+    statistics BM25 needs are kept beside them by every page swap, which appends what it changed (``g<n>_terms``:
+    term and change of its chunk count; ``g<n>_totals``: change of the chunk count and summed length): appends take
+    no locks, so parallel writers never wait for each other, and a reader sums the rows of its terms.
+    ``compact_term_stats`` folds the appended rows into one per term.
+    Chunk rows (text, context, vector, terms: a few kB) stay inline and uncompressed up to a full page
     (``toast_tuple_target``), so neither the writer nor the query path pays for TOAST on them; parent texts (tens
     of kB) are stored out of line without
     compression (pglz ran at ~50 MB/s and was a sixth of the write time).
@@ -168,7 +195,6 @@ def create_generation_tables(
     docs = names.gen_table(generation, "documents")
     parents = names.gen_table(generation, "parents")
     chunks = names.gen_table(generation, "chunks")
-    cfg = sql.SQL("{}::regconfig").format(sql.Literal(text_search_config))
     conn.execute(
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} ("
@@ -195,14 +221,38 @@ def create_generation_tables(
             " page_id text NOT NULL, space_key text NOT NULL, ordinal integer NOT NULL,"
             " text text NOT NULL, context text NOT NULL, text_hash text NOT NULL, model_id text NOT NULL,"
             " embedding vector({dims}) NOT NULL,"
-            " tsv tsvector GENERATED ALWAYS AS ("
-            "  setweight(to_tsvector({cfg}, context), 'A') || setweight(to_tsvector({cfg}, text), 'B')) STORED)"
+            " terms text NOT NULL, freqs text NOT NULL, length integer NOT NULL)"
             " WITH (toast_tuple_target = 8160)"
-        ).format(chunks=chunks, dims=sql.Literal(int(dimensions)), cfg=cfg)
+        ).format(chunks=chunks, dims=sql.Literal(int(dimensions)))
+    )
+    terms = names.gen_table(generation, "terms")
+    conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (term text NOT NULL, df integer NOT NULL)").format(terms))
+    conn.execute(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (chunks bigint NOT NULL, length bigint NOT NULL)").format(
+            names.gen_table(generation, "totals")
+        )
     )
     for index in WRITE_INDEXES:
         _create_index(conn, names, generation, index)
     grant_reader(conn, names)
+
+
+def compact_term_stats(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
+    """Fold a generation's appended statistics into one row per term (and one total), in the caller's transaction.
+
+    The caller holds the store lock (no page swap appends meanwhile); readers see the rows before or after, whose
+    sums are the same. The cost grows with the rows appended, not with the chunks.
+    """
+    for table, columns, having in (
+        ("terms", "term, sum(df)", " GROUP BY term HAVING sum(df) <> 0"),
+        ("totals", "sum(chunks), sum(length)", ""),
+    ):
+        conn.execute(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {table} RETURNING *) INSERT INTO {table} SELECT {columns} FROM gone"
+            ).format(table=names.gen_table(generation, table), columns=sql.SQL(columns))
+            + sql.SQL(having)
+        )
 
 
 def create_search_indexes(

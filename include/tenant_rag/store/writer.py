@@ -1,7 +1,10 @@
 """Atomic page replacement: one transaction per batch of pages deletes their old rows and binary-COPYs the new ones.
 
 Within ONE transaction the pages' old documents/parents/chunks are deleted and the new rows copied (binary, types
-set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables.
+set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables, and
+the generation's term statistics (``g<n>_terms``, ``g<n>_totals``) take the difference: the terms of the new chunks
+added, those of the deleted ones subtracted. The chunks' terms come analysed (``ChunkRow.lexical``), so the
+database stores them as they are.
 A crash anywhere rolls the whole transaction back: readers see each page either old or new, never a mix, and never
 twice. Staging tables are not needed for that: MVCC hides the uncommitted rows from every other session.
 """
@@ -21,8 +24,10 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from tenant_rag.db import ensure_vector_types
-from tenant_rag.store.generations import lock_pages
+from tenant_rag.store.generations import lock_pages, lock_store
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import compact_term_stats
+from tenant_rag.text_analysis import ChunkTerms
 
 DOCUMENT_COLUMNS = (
     ("page_id", "text"),
@@ -58,6 +63,9 @@ CHUNK_COLUMNS = (
     ("text_hash", "text"),
     ("model_id", "text"),
     ("embedding", "vector"),
+    ("terms", "text"),
+    ("freqs", "text"),
+    ("length", "int4"),
 )
 
 
@@ -100,6 +108,7 @@ class ChunkRow:
     text_hash: str
     model_id: str
     embedding: np.ndarray = field(repr=False)
+    lexical: ChunkTerms = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -197,14 +206,45 @@ def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
             c.text_hash,
             c.model_id,
             vector,
+            c.lexical.terms,
+            c.lexical.freqs,
+            c.lexical.length,
         )
 
 
+# Appends to a generation's term statistics what a set of chunks contributes (``{sign}`` 1) or took away (-1): one
+# row per term (its chunk count) and one total (chunks, summed length). Appends lock nothing, so parallel writers
+# never wait for each other. ``{rows}`` yields the chunks' ``terms`` and ``length``.
+_TERM_DELTA_SQL = """
+WITH c AS MATERIALIZED ({rows}),
+t AS (INSERT INTO {terms} (term, df)
+      SELECT term, {sign} * count(*) FROM c, unnest(string_to_array(c.terms, ' ')) AS term GROUP BY term)
+INSERT INTO {totals} (chunks, length) SELECT {sign} * count(*), {sign} * coalesce(sum(length), 0) FROM c
+"""
+
+
+def _term_delta(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, rows: sql.Composable, sign: int, page_ids: Any
+) -> None:
+    conn.execute(
+        sql.SQL(_TERM_DELTA_SQL).format(
+            rows=rows,
+            terms=names.gen_table(generation, "terms"),
+            totals=names.gen_table(generation, "totals"),
+            sign=sql.Literal(sign),
+        ),
+        {"pages": page_ids},
+    )
+
+
 def _delete_existing(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: list[str]) -> int:
-    """Delete what the generation holds for ``page_ids``: chunks, parents and documents (in the caller's
-    transaction, by page id); returns how many pages were there."""
+    """Delete what the generation holds for ``page_ids``: chunks (their terms subtracted from the term statistics),
+    parents and documents (in the caller's transaction, by page id); returns how many pages were there."""
+    chunks = names.gen_table(generation, "chunks")
+    gone = sql.SQL("DELETE FROM {} WHERE page_id = ANY(%(pages)s) RETURNING terms, length").format(chunks)
+    _term_delta(conn, names, generation, gone, -1, page_ids)
     pages = 0
-    for kind in ("chunks", "parents", "documents"):
+    for kind in ("parents", "documents"):
         pages = conn.execute(
             sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(names.gen_table(generation, kind)),
             (page_ids,),
@@ -216,19 +256,23 @@ def replace_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: 
     """Replace ``pages`` (their old rows, if any, and the new ones) in one transaction.
 
     The old rows are deleted and the new ones copied (binary COPY) straight into the generation's tables inside
-    that transaction: until it commits readers see the old version, afterwards the new one, never a mix. The
-    transaction locks its pages (``lock_pages``): writers of other pages of the same store may run at the same time.
+    that transaction, and the term statistics updated by the difference: until it commits readers see the old
+    version, afterwards the new one, never a mix. The transaction locks its pages (``lock_pages``): writers of
+    other pages of the same store may run at the same time.
     """
     if not pages:
         return
     ensure_vector_types(conn)
     page_ids = [page.document.page_id for page in pages]
+    chunks = names.gen_table(generation, "chunks")
     with conn.transaction():
         lock_pages(conn, names, page_ids)
         _delete_existing(conn, names, generation, page_ids)
         _copy(conn, names.gen_table(generation, "documents"), DOCUMENT_COLUMNS, _document_rows(pages))
         _copy(conn, names.gen_table(generation, "parents"), PARENT_COLUMNS, _parent_rows(pages))
-        _copy(conn, names.gen_table(generation, "chunks"), CHUNK_COLUMNS, _chunk_rows(pages))
+        _copy(conn, chunks, CHUNK_COLUMNS, _chunk_rows(pages))
+        new = sql.SQL("SELECT terms, length FROM {} WHERE page_id = ANY(%(pages)s)").format(chunks)
+        _term_delta(conn, names, generation, new, 1, page_ids)
 
 
 def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int, page_ids: Sequence[str]) -> int:
@@ -241,10 +285,14 @@ def delete_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: i
 
 
 def analyze_generation(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
-    """After a run changed a generation: VACUUM (ANALYZE) so the planner has fresh statistics (row counts feed the
-    lexical idf) and the visibility map lets the term counts of lexical search skip the heap.
+    """After a run changed a generation: VACUUM (ANALYZE) so the planner has fresh statistics and the term
+    statistics shed the row versions their updates left; first the term statistics the page swaps appended are
+    folded into a row per term (``compact_term_stats``, under the store lock).
 
     Needs an autocommit connection (VACUUM cannot run inside a transaction).
     """
-    for kind in ("documents", "parents", "chunks"):
+    with conn.transaction():
+        lock_store(conn, names)
+        compact_term_stats(conn, names, generation)
+    for kind in ("documents", "parents", "chunks", "terms"):
         conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(names.gen_table(generation, kind)))

@@ -10,6 +10,7 @@ from tenant_rag.store.generations import Target, activate, register_target, sign
 from tenant_rag.store.schema import create_store, store_names
 from tenant_rag.store.search import vector_parent_records
 from tenant_rag.store.writer import ChunkRow, DocumentRow, PageRows, ParentRow, analyze_generation, replace_pages
+from tenant_rag.text_analysis import analyzer_for
 from tests.integration.rag.rag_core_support import make_config, rag_pools  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("rag_pools")
@@ -24,8 +25,9 @@ def _pages(rng: np.random.Generator) -> list[PageRows]:
         vectors = rng.normal(size=(CHUNKS_PER_PAGE, DIMS)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         parents = [ParentRow(f"{page_id}#{n}", page_id, n, f"parent {n} of {page_id}", []) for n in range(10)]
+        lex = analyzer_for("english").chunk_terms("text", "")
         chunks = [
-            ChunkRow(f"{page_id}#{n // 2}.c{n}", f"{page_id}#{n // 2}", page_id, "ENG", n, "text", "", "h", "m", v)
+            ChunkRow(f"{page_id}#{n // 2}.c{n}", f"{page_id}#{n // 2}", page_id, "ENG", n, "text", "", "h", "m", v, lex)
             for n, v in enumerate(vectors)
         ]
         document = DocumentRow(

@@ -5,6 +5,7 @@ its id and reason, while the rest of its batch commits and the build goes live."
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -159,20 +160,22 @@ def test_a_page_the_database_refuses_is_written_alone_and_reported(
 
 
 def test_refused_page_is_a_per_page_error_of_the_run_and_the_build_goes_live(pg_url: str, customers_dir: Path) -> None:
-    """Through the whole pipeline: a title whose words overflow the 1 MB tsvector limit (``ProgramLimitExceeded``)
-    passes every check before the database, which refuses that page's chunks; the rest of its batch commits."""
+    """Through the whole pipeline: a page id too long for a btree index row (``ProgramLimitExceeded``) passes every
+    check before the database, which refuses that page's rows; the rest of its batch commits. (A title overflowing
+    the 1 MB tsvector limit did this before store format 2, which keeps no tsvector.)"""
     config = make_config("bigtitle")
     root = make_customer(customers_dir, config)
     write_pages(root / "exports", "ENG", KAFKA_PAGES)
-    title = " ".join(f"w{n:07d}" for n in range(150_000))
-    front = {"page_id": "huge", "title": title, "space_key": "ENG", "version": 1}
+    digests = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(200)]
+    huge = "huge-" + "".join(digests)  # 12,805 characters that do not compress
+    front = {"page_id": huge, "title": "Huge", "space_key": "ENG", "version": 1}
     (root / "exports" / "ENG" / "huge.md").write_text(render_page(front, "Short body.\n"), encoding="utf-8")
 
     stats = run_update(config, root, root / "exports", database_url=pg_url, embedder=offline_embedder(), writers=2)
 
     assert len(stats["errors"]) == 1
     error = stats["errors"][0]
-    assert (error["file"], error["page_id"]) == ("ENG/huge.md", "huge")
+    assert (error["file"], error["page_id"]) == ("ENG/huge.md", huge)
     assert error["error"].startswith("refused by the database (54000 ProgramLimitExceeded): ")
     assert stats["switched"] and stats["pages_written"] == len(KAFKA_PAGES)
     live_generation(pg_url, "bigtitle")

@@ -1,0 +1,159 @@
+"""BM25 over one generation of store format 2 (``tenant_rag.store.schema.STORE_FORMAT``), exact top-k, in SQL.
+
+The question is analysed in Python by the analyser that analysed the chunks (``tenant_rag.text_analysis``); the
+generation's term statistics (``g<n>_terms``: chunks per term; ``g<n>_totals``: chunk count and summed length, both
+kept current by every page swap, which appends its changes to them) give each term its idf, and the chunks
+holding any of the terms are scored in the database (Lucene's BM25)::
+
+    idf(t)      = ln(1 + (N - df + 0.5) / (df + 0.5))
+    score(c, q) = sum over t in q of idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length(c) / avgdl))
+
+A parent scores as its best chunk. Like ``search``, every function expects a transaction switched to the tenant
+role.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tenant_rag.store.names import StoreNames
+from tenant_rag.store.schema import TERM_ARRAY
+from tenant_rag.store.search import Hit
+from tenant_rag.text_analysis import analyzer_for
+
+DEFAULT_K1 = 1.2
+DEFAULT_B = 0.75
+COMMON_TERM_SHARE = 0.2  # a term in more than this share of the chunks is "common" (see ``_candidate_terms``)
+MAX_TERMS = 64
+
+# the statistics are appended by every page swap: a term's chunk count is the sum of its rows
+_STATS_SQL = (
+    "SELECT s.chunks, s.length, t.term, t.df"
+    " FROM (SELECT sum(chunks) AS chunks, sum(length) AS length FROM {totals}) AS s"
+    " LEFT JOIN (SELECT term, sum(df) AS df FROM {terms} WHERE term = ANY(%(terms)s::text[]) GROUP BY term) AS t"
+    " ON t.df > 0"
+)
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """BM25's term-frequency saturation ``k1`` and length normalisation ``b`` (``rag.bm25_k1``, ``rag.bm25_b``)."""
+
+    k1: float = DEFAULT_K1
+    b: float = DEFAULT_B
+
+
+@dataclass(frozen=True)
+class _Term:
+    term: str
+    idf: float
+    common: bool
+
+
+def _term_stats(
+    conn: psycopg.Connection[Any], names: StoreNames, generation: int, terms: list[str]
+) -> tuple[list[_Term], float]:
+    """The question's terms that occur in the generation (rarest first) and the average chunk length."""
+    statement = sql.SQL(_STATS_SQL).format(
+        totals=names.gen_table(generation, "totals"), terms=names.gen_table(generation, "terms")
+    )
+    rows = conn.execute(statement, {"terms": terms}).fetchall()
+    if not rows or not rows[0][0]:
+        return [], 1.0
+    chunks, length = float(rows[0][0]), float(rows[0][1])
+    found = []
+    for _, _, term, count in rows:
+        if term is None:
+            continue
+        df = float(count)
+        idf = math.log(1.0 + (chunks - df + 0.5) / (df + 0.5))
+        found.append(_Term(term, idf, df > COMMON_TERM_SHARE * chunks))
+    found.sort(key=lambda t: (-t.idf, t.term))
+    return found[:MAX_TERMS], max(length / chunks, 1.0)
+
+
+def _candidate_terms(terms: list[_Term], k1: float) -> list[tuple[list[_Term], float]]:
+    """Ever wider sets of terms that select candidate chunks, each with the bound it is exact under.
+
+    A term adds at most ``idf * (k1 + 1)`` to a chunk's score. Selecting the chunks that hold a rare term leaves
+    out only chunks made of common terms, which score at most the sum of the common terms' bounds: when the k-th
+    parent found scores at least that, no chunk left out could enter the top k (MaxScore). Otherwise every term
+    selects.
+    """
+    rare = [t for t in terms if not t.common]
+    sets: list[tuple[list[_Term], float]] = []
+    if rare and len(rare) < len(terms):
+        sets.append((rare, sum(t.idf * (k1 + 1) for t in terms if t.common)))
+    sets.append((terms, 0.0))
+    return sets
+
+
+def _scored_query(chunks: sql.Composable, count: int, space: sql.Composable) -> sql.Composed:
+    """Every chunk holding a selecting term, scored over all ``count`` terms; the best chunk per parent."""
+    freqs = sql.SQL(", ").join(
+        sql.SQL("coalesce(x.fa[array_position(x.ta, {})], 0) AS {}").format(
+            sql.Placeholder(f"t{i}"), sql.Identifier(f"f{i}")
+        )
+        for i in range(count)
+    )
+    score = sql.SQL(" + ").join(
+        sql.SQL("{w} * f.{f} / (f.{f} + f.norm)").format(w=sql.Placeholder(f"w{i}"), f=sql.Identifier(f"f{i}"))
+        for i in range(count)
+    )
+    return sql.SQL(
+        "SELECT c.parent_id, max({score}) AS score FROM {chunks} AS c"
+        " CROSS JOIN LATERAL (SELECT {freqs},"
+        " %(k1)s * (1 - %(b)s + %(b)s * c.length / %(avgdl)s) AS norm"
+        " FROM (SELECT {array} AS ta, string_to_array(c.freqs, ' ')::float8[] AS fa) AS x) AS f"
+        " WHERE {array} && %(select)s::text[]{space}"
+        " GROUP BY c.parent_id ORDER BY score DESC, c.parent_id LIMIT %(k)s"
+    ).format(
+        score=score,
+        chunks=chunks,
+        freqs=freqs,
+        array=sql.SQL(TERM_ARRAY.replace("terms", "c.terms")),
+        space=space,
+    )
+
+
+def bm25_parents(
+    conn: psycopg.Connection[Any],
+    names: StoreNames,
+    generation: int,
+    question: str,
+    text_search_config: str,
+    k: int,
+    space_keys: Sequence[str] | None = None,
+    params: BM25Params | None = None,
+) -> list[Hit]:
+    """Up to ``k`` parents ranked by the BM25 score of their best chunk (fewer when fewer hold a question term).
+
+    The question is plain text: punctuation and quotes only separate words. Candidates are selected narrowly first
+    (``_candidate_terms``) and more widely only when the narrow set cannot be proven exact; the ranking is always
+    the same as scoring every chunk that holds a question term.
+    """
+    params = params or BM25Params()
+    words = analyzer_for(text_search_config).question_terms(question)
+    if not words:
+        return []
+    terms, avgdl = _term_stats(conn, names, generation, words)
+    if not terms:
+        return []
+    values: dict[str, Any] = {"k": k, "k1": params.k1, "b": params.b, "avgdl": avgdl, "spaces": list(space_keys or ())}
+    for i, term in enumerate(terms):
+        values[f"t{i}"] = term.term
+        values[f"w{i}"] = term.idf * (params.k1 + 1)
+    space = sql.SQL(" AND c.space_key = ANY(%(spaces)s)") if space_keys else sql.SQL("")
+    statement = _scored_query(names.gen_table(generation, "chunks"), len(terms), space)
+    rows: list[tuple[Any, ...]] = []
+    for selecting, bound in _candidate_terms(terms, params.k1):
+        rows = conn.execute(statement, {**values, "select": [t.term for t in selecting]}).fetchall()
+        if len(rows) >= k and float(rows[-1][1]) >= bound:
+            break
+    return [Hit(parent_id, float(score), lexical_rank=rank) for rank, (parent_id, score) in enumerate(rows, 1)]
