@@ -10,11 +10,25 @@ import pytest
 
 _RUN = Path(tempfile.mkdtemp(prefix="tenantrag-test-"))
 os.environ["TENANT_RAG_RUN_DIR"] = str(_RUN)
-os.environ.setdefault("AIRFLOW_HOME", str(_RUN / "airflow"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_RUN / 'airflow' / 'airflow.db'}")
-os.environ.setdefault("XDG_RUNTIME_DIR", str(_RUN))
+# Defaults for what the caller did not set. pytest-xdist workers inherit the controller's environment, so a value
+# this file set in the controller is set again here (recorded in _DEFAULTED): every worker process gets its own
+# Airflow home and metadata database; two workers sharing one would see each other's runs and Asset events.
+_DEFAULTED = "_TENANT_RAG_TEST_DEFAULTED"
+_OURS = set(filter(None, os.environ.get(_DEFAULTED, "").split(",")))
+
+
+def _default(name: str, value: str) -> None:
+    if name not in os.environ or name in _OURS:
+        os.environ[name] = value
+        _OURS.add(name)
+
+
+_default("AIRFLOW_HOME", str(_RUN / "airflow"))
+_default("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+_default("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+_default("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_RUN / 'airflow' / 'airflow.db'}")
+_default("XDG_RUNTIME_DIR", str(_RUN))
+os.environ[_DEFAULTED] = ",".join(sorted(_OURS))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TENANT_RAG_SHARED_DIR", ROOT.parent / "shared"))
