@@ -167,6 +167,9 @@ class RAGConfig(_Model):
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     max_delete_ratio: float = Field(0.5, ge=0.0, le=1.0)
     query_history_limit: int = Field(1000, ge=0, le=100_000)
+    permissions: Literal["off", "enforce"] = Field(
+        "off", description="off | enforce: answer only from pages the asking user may read (readers recorded at export)"
+    )
 
     @field_validator("collection_name")
     @classmethod

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tenant_rag.permissions import Readers
 from tenant_rag.yamlio import load_yaml
 
 FRONT_MATTER_FIELDS = (
@@ -31,6 +32,7 @@ FRONT_MATTER_FIELDS = (
     "breadcrumbs",
     "labels",
     "parent_id",
+    "readers",  # who may read the page (``tenant_rag.permissions.Readers``); absent outside Confluence exports
 )
 
 
@@ -68,6 +70,7 @@ class ExportedPage:
     breadcrumbs: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     parent_id: str | None = None
+    readers: Readers | None = None  # None: not recorded (a directory source); a damaged value reads as unknown
     extra: dict[str, Any] = field(default_factory=dict)
     cleaned: tuple[str, ...] = ()  # the fields NUL characters were removed from (``read_page``)
 
@@ -165,6 +168,7 @@ def read_page(path: Path, export_root: Path) -> ExportedPage:
         breadcrumbs=tuple(str(b) for b in meta.get("breadcrumbs") or ()),
         labels=tuple(str(label) for label in meta.get("labels") or ()),
         parent_id=str(meta["parent_id"]) if meta.get("parent_id") is not None else None,
+        readers=Readers.from_json(meta["readers"]) if meta.get("readers") is not None else None,
         extra={k: v for k, v in meta.items() if k not in known},
     )
     return _without_nul(page, path)

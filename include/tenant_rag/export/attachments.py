@@ -1,13 +1,15 @@
 """Attachments as documents: each readable file on an exported page becomes
 ``exports/<space>/_attachments/<page id>/<file name>.md``, its text under front matter that ties it to its page
 (title ``Page > file.pdf``, breadcrumbs down to the page, ``parent_id``/``attachment_of`` the page, ``url`` the
-download link, the attachment's id as ``page_id``, its version, media type, file name and size).
+download link, the attachment's id as ``page_id``, its version, media type, file name and size, and its page's
+``readers``).
 
 Change detection is by attachment version and size: an unchanged file is never downloaded again, only its front
-matter is rewritten when its page was renamed or moved. A file of a type not in ``export.attachments.types``, over
-``max_size_mb``, unreadable (corrupt, encrypted), without text, or failing to download is skipped and reported in
-the run's ``attachments_failed``; the page and the run go on. A download error keeps the last good document; the
-others leave none. Attachments of deleted or removed pages, and deleted attachments, lose their documents.
+matter is rewritten when its page was renamed or moved or its readers changed. A file of a type not in
+``export.attachments.types``, over ``max_size_mb``, unreadable (corrupt, encrypted), without text, or failing to
+download is skipped and reported in the run's ``attachments_failed``; the page and the run go on. A download error
+keeps the last good document; the others leave none. Attachments of deleted or removed pages, and deleted
+attachments, lose their documents.
 """
 
 from __future__ import annotations
@@ -82,10 +84,11 @@ def _entry(info: AttachmentInfo, meta: dict[str, Any], path: str | None, reason:
         reason=reason,
         title=meta["title"],
         breadcrumbs=list(meta["breadcrumbs"]),
+        readers=meta["readers"],
     )
 
 
-def _meta(key: str, info: AttachmentInfo, page_title: str, crumbs: list[str]) -> dict[str, Any]:
+def _meta(key: str, info: AttachmentInfo, page_title: str, crumbs: list[str], readers: Any) -> dict[str, Any]:
     return {
         "page_id": info.attachment_id,
         "title": f"{page_title} > {info.file_name}",
@@ -99,6 +102,7 @@ def _meta(key: str, info: AttachmentInfo, page_title: str, crumbs: list[str]) ->
         "file_name": info.file_name,
         "media_type": info.media_type,
         "file_size": info.file_size,
+        "readers": readers,  # its page's
     }
 
 
@@ -154,11 +158,12 @@ def _download(client: ConfluenceClient, job: _Job, key: str, export_root: Path, 
 
 
 def _refresh(job: _Job, export_root: Path) -> _Outcome | None:
-    """An unchanged file: its entry as is, or with the front matter rewritten after a page rename or move; None
-    when the document is gone or broken (then it is downloaded again)."""
+    """An unchanged file: its entry as is, or with the front matter rewritten after a page rename or move or a
+    change of its page's readers; None when the document is gone or broken (then it is downloaded again)."""
     previous = job.previous
     assert previous is not None and previous.path is not None
-    if (previous.path, previous.title, previous.breadcrumbs) == (job.path, job.meta["title"], job.meta["breadcrumbs"]):
+    fresh = {name: job.meta[name] for name in ("title", "breadcrumbs", "readers")}
+    if (previous.path, previous.title, previous.breadcrumbs, previous.readers) == (job.path, *fresh.values()):
         return _Outcome(previous) if (export_root / previous.path).is_file() else None
     text = read_text(export_root, previous.path)
     try:
@@ -167,11 +172,11 @@ def _refresh(job: _Job, export_root: Path) -> _Outcome | None:
         return None
     if not text:
         return None
-    meta.update(title=job.meta["title"], breadcrumbs=job.meta["breadcrumbs"])
+    meta.update(fresh)
     write_page(export_root, job.path, meta, body)
     if previous.path != job.path:
         (export_root / previous.path).unlink(missing_ok=True)
-    return _Outcome(replace(previous, path=job.path, title=job.meta["title"], breadcrumbs=job.meta["breadcrumbs"]))
+    return _Outcome(replace(previous, path=job.path, **fresh))
 
 
 def export_attachments(
@@ -199,7 +204,7 @@ def export_attachments(
         paths = document_paths(key, infos)
         for info in sorted(infos, key=lambda a: (len(a.page_id), a.page_id, a.attachment_id)):
             page = plan.listing[info.page_id]
-            meta = _meta(key, info, page.title, plan.breadcrumbs(info.page_id))
+            meta = _meta(key, info, page.title, plan.breadcrumbs(info.page_id), plan.readers_of(info.page_id))
             kind = kind_of(info.file_name, info.media_type)
             previous = old.get(info.attachment_id)
             unfit = _unfit(info, kind, config)

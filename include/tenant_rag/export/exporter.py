@@ -1,11 +1,13 @@
 """``export_customer``: mirror a customer's Confluence spaces into ``<customer>/exports/<space>/`` as Markdown.
 
-One run = plan (id-only listings, scope, layout, CQL window, attachment and comment listings) -> fetch and convert
-the pages that need it (a few threads, files written as results arrive; footer comments appended when enabled) ->
-bring the pages' attachment documents up to date (see :mod:`attachments`) -> move pages whose place in the tree
-changed -> delete what no longer exists -> save the manifest. A listed page that cannot be read (403, 404, a server
-error that outlasts the retries, an answer without a body) is recorded and the run goes on; see :mod:`unreadable`
-for what happens to each. A missing space, bad credentials (401) or a failing listing stop the run with a clear error.
+One run = plan (id-only listings, scope, layout, CQL window, attachment and comment listings, who may read each
+page: :mod:`permissions`) -> fetch and convert the pages that need it (a few threads, files written as results
+arrive; footer comments appended when enabled) -> bring the pages' attachment documents up to date (see
+:mod:`attachments`) -> move pages whose place in the tree changed -> delete what no longer exists -> rewrite the
+front matter of pages whose readers changed (:mod:`readers_sync`) -> save the manifest. A listed page that cannot be
+read (403, 404, a server error that outlasts the retries, an answer without a body) is recorded and the run goes on;
+see :mod:`unreadable` for what happens to each. A missing space, bad credentials (401) or a failing listing stop the
+run with a clear error.
 
 Incremental runs write CQL dates in the indexing user's time zone, read from the site (``timeZone`` of the
 current user); ``export.site_timezone`` is the fallback when the site does not say, and a warning when it
@@ -44,7 +46,9 @@ from tenant_rag.export.manifest import ExportManifest, ManifestEntry
 from tenant_rag.export.models import ConfluenceCredentials
 from tenant_rag.export.moves import apply_tree_changes, prepare_moves
 from tenant_rag.export.page_fetch import fetch_and_write
+from tenant_rag.export.permissions import Membership, plan_readers
 from tenant_rag.export.planning import SpacePlan, choose_fetches, plan_space, title_map
+from tenant_rag.export.readers_sync import sync_readers
 from tenant_rag.export.unreadable import Unreadable
 
 log = logging.getLogger(__name__)
@@ -159,6 +163,9 @@ def export_customer(
                 f"customer {config.customer_id!r}: export.ancestor_id {export.ancestor_id!r} is not a page of "
                 f"spaces {keys}"
             )
+        membership = Membership(client)
+        for plan in plans:
+            plan.readers = plan_readers(client, plan, membership)
         choose_fetches(plans, manifest, export_root, full=window is None)
         if window is not None:
             extra["pages_outside_window"] = sum(plan.outside_window for plan in plans)
@@ -248,6 +255,7 @@ def _run(
     keep, attachment_stats = export_attachments(client, plans, manifest, export_root, alive, attachments, workers)
     stats.update(apply_tree_changes(plans, manifest, export_root, fresh, unreadable.gone, moves, keep))
     stats.update(attachment_stats)
+    stats.update(sync_readers(plans, manifest, export_root, moves.old))
     manifest.unreadable.update(unreadable.by_space(plans))
     manifest.save()
     stats["errors"] = errors[:MAX_ERRORS_REPORTED]

@@ -1,8 +1,9 @@
 """The export manifest, ``<customer>/cache/export_manifest.json``: what the export tree holds, per space.
 
-Page id -> version, path (relative to ``exports/``), last modified, title, parent, breadcrumbs, labels and the
-pages its body links to and the comments it holds; per space, the attachments (id, page, version, size, type, the
-document or why there is none); plus, per space, the pages the last run could not read (``unreadable``: id, title,
+Page id -> version, path (relative to ``exports/``), last modified, title, parent, breadcrumbs, labels, who may
+read it (``readers``, as in its front matter) and the pages its body links to and the comments it holds; per
+space, the attachments (id, page, version, size, type, the document or why there is none, its page's readers);
+plus, per space, the pages the last run could not read (``unreadable``: id, title,
 HTTP status, reason and what was done with the page). Re-runs skip pages whose version did not change; a changed
 link target or ancestor re-renders the pages that depend on it. Written atomically. A missing or unreadable
 manifest is rebuilt from the front matter of the files in the export tree, so losing it never forces a full
@@ -37,6 +38,7 @@ class ManifestEntry:
     labels: list[str] = field(default_factory=list)
     links: list[list[str]] = field(default_factory=list)  # [space key, title, path it resolved to or ""]
     comments: list[str] = field(default_factory=list)  # "comment id:version" of the comments the file holds
+    readers: dict[str, Any] | str | None = None  # ``Readers.to_json()`` as in the front matter; None: not recorded
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ManifestEntry:
@@ -59,6 +61,7 @@ class AttachmentEntry:
     reason: str | None = None
     title: str = ""  # the document's title and breadcrumbs, rewritten when the page's change
     breadcrumbs: list[str] = field(default_factory=list)
+    readers: dict[str, Any] | str | None = None  # its page's readers, as in its front matter
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AttachmentEntry:
@@ -170,6 +173,7 @@ class ExportManifest:
                     path=page.rel_path,
                     title=page.title,
                     breadcrumbs=list(page.breadcrumbs),
+                    readers=page.readers.to_json() if page.readers else None,
                 )
                 continue
             manifest.space(page.space_key)[page.page_id] = ManifestEntry(
@@ -181,5 +185,6 @@ class ExportManifest:
                 parent_id=page.parent_id,
                 breadcrumbs=list(page.breadcrumbs),
                 labels=list(page.labels),
+                readers=page.readers.to_json() if page.readers else None,
             )
         return manifest

@@ -56,6 +56,7 @@ def fetch_and_write(
         body = f"{body.rstrip()}\n\n{section}\n" if section else body
     crumbs = plan.breadcrumbs(page_id)
     meta = page_meta(page, crumbs)
+    meta["readers"] = plan.readers_of(page_id)
     clear_case_rename(moves, plan.space.key, page_id, rel, export_root)
     written = write_page(export_root, rel, meta, body)
     entry = ManifestEntry(
@@ -69,5 +70,6 @@ def fetch_and_write(
         labels=list(page.labels),
         links=sorted([space, title, links.get((space, title), "")] for space, title in result.page_links),
         comments=plan.comment_signature(page_id),
+        readers=meta["readers"],
     )
     return entry, written

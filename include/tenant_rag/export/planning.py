@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tenant_rag.config import ConfluenceExportConfig
@@ -31,6 +32,7 @@ from tenant_rag.export.layout import TreeNode, breadcrumbs, plan_paths
 from tenant_rag.export.manifest import ExportManifest, ManifestEntry
 from tenant_rag.export.models import AttachmentInfo, PageSummary, SpaceInfo, TreeContainer
 from tenant_rag.export.page_children import comment_versions, get_container, list_attachments
+from tenant_rag.permissions import UNKNOWN, Readers
 
 
 @dataclass
@@ -46,6 +48,7 @@ class SpacePlan:
     containers: dict[str, TreeContainer] = field(default_factory=dict)  # Cloud folders etc. above listed pages
     attachments: list[AttachmentInfo] | None = None  # None: attachments are not exported
     comments: dict[str, list[str]] | None = None  # page id -> "comment id:version"; None: comments are off
+    readers: dict[str, Readers] = field(default_factory=dict)  # page id -> who may read it (``export.permissions``)
 
     _titles: dict[str, str] = field(init=False, repr=False)
     _parents: dict[str, str | None] = field(init=False, repr=False)
@@ -62,6 +65,10 @@ class SpacePlan:
 
     def comment_signature(self, page_id: str) -> list[str]:
         return (self.comments or {}).get(page_id, [])
+
+    def readers_of(self, page_id: str) -> dict[str, Any] | str:
+        """The page's readers as its front matter and manifest entry hold them (unknown when never read)."""
+        return self.readers.get(page_id, UNKNOWN).to_json()
 
 
 def _descendants(root_id: str, parents: dict[str, str | None]) -> set[str]:

@@ -5,9 +5,7 @@
 links on Cloud, offset on Server), ``space/{key}``, ``user`` and ``user/current`` (Cloud adds ``timeZone``).
 Content objects carry what the recorded Cloud responses carry: ``id``,
 ``type``, ``status``, ``title``, and for each ``expand`` asked for (``space``, ``version``, ``ancestors``,
-``body.storage``/``body.view``/``body.atlas_doc_format`` (see :mod:`bodies`), ``metadata.labels``, ``history``,
-``history.lastUpdated``) the expanded object, the rest listed in ``_expandable``. Users (``user?accountId=``,
-``version.by``, ``history.createdBy``) have the recorded ``User`` shape.
+from tenant_rag_devtools.confluence_server import bodies, children, permissions
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tenant_rag_devtools.confluence_server import bodies, children
+from tenant_rag_devtools.confluence_server import bodies, children, permissions
 from tenant_rag_devtools.confluence_server.cql import CqlError, compile_cql
 from tenant_rag_devtools.confluence_server.responses import (
     V1_PATH,
@@ -150,7 +148,8 @@ def content_json(req: Request, page: Page, expand: set[str]) -> dict[str, Any]:
             }
         }
     item["extensions"] = {"position": page.position}
-    for name in ("space", "history", "version", "ancestors", "body", "metadata"):
+    permissions.expand_content(req, page, expand, item)
+    for name in ("space", "history", "version", "ancestors", "body", "metadata", "restrictions"):
         if name in item:
             expandable.pop(name, None)
     item["_expandable"] = expandable
@@ -213,6 +212,9 @@ def handle(req: Request, path: str) -> Response:
     site = req.site
     parts = [p for p in path.split("/") if p]
     with site.lock:
+        answer = permissions.handle_v1(req, parts)
+        if answer is not None:
+            return answer
         if parts == ["content"]:
             statuses = set(req.many("status")) or {"current"}
             kind, key, title = req.one("type", "page"), req.one("spaceKey"), req.one("title")
@@ -255,7 +257,9 @@ def handle(req: Request, path: str) -> Response:
             space = site.spaces.get(parts[1])
             if space is None:
                 raise ApiError(404, f"No space with key : {parts[1]}")
-            return Response(200, space_json(req, space))
+            item = space_json(req, space)
+            permissions.expand_space(req, space.key, _expand(req), item)
+            return Response(200, item)
         if parts == ["user", "current"]:
             return Response(200, _current_user(req))
         if parts == ["user"]:

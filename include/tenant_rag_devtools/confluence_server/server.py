@@ -31,6 +31,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tenant_rag_devtools.confluence_server import api_v1, api_v2, children
+from tenant_rag_devtools.confluence_server.access import DEFAULT_GROUP, SitePermissions
 from tenant_rag_devtools.confluence_server.faults import FAULT_KINDS, FaultInjector
 from tenant_rag_devtools.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
 from tenant_rag_devtools.confluence_server.site import Site
@@ -80,6 +81,12 @@ class FakeConfluence:
     def add_user(self, user_id: str, display_name: str) -> None:
         with self.site.lock:
             self.site.users[user_id] = display_name
+        self.site.permissions.join(DEFAULT_GROUP, user_id)
+
+    @property
+    def permissions(self) -> SitePermissions:
+        """Groups, space view permissions and page read restrictions (see :mod:`access`)."""
+        return self.site.permissions
 
     def add_page(
         self,

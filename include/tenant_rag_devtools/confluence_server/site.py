@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tenant_rag_devtools.confluence_server.access import SitePermissions
+
 
 def utc_now() -> datetime:
     now = datetime.now(UTC)
@@ -118,6 +120,7 @@ class Site:
     folders: dict[str, Folder] = field(default_factory=dict)
     attachments: dict[str, Attachment] = field(default_factory=dict)
     comments: dict[str, Comment] = field(default_factory=dict)
+    permissions: SitePermissions = field(default_factory=SitePermissions)  # groups, space viewers, restrictions
     label_page_size: int = 200  # labels embedded in a page answer (v2: at most 50) and the most a label page holds
     next_page_id: int = 327681
     next_space_id: int = 98305

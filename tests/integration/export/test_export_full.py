@@ -35,6 +35,9 @@ STATS_KEYS = {
     "attachments_deleted",
     "attachments_failed",
     "attachments_failed_total",
+    "permissions_changed",
+    "pages_restricted",
+    "pages_permissions_unknown",
 }
 
 
@@ -94,7 +97,8 @@ def test_full_export_writes_the_tree_with_front_matter_and_links(
     assert deploy.parent_id == ids["guides"]
     assert deploy.url == f"{served}/spaces/ENG/pages/{ids['deploy']}/Deploy"
     text = (tmp_path / "exports/ENG/Home/Guides/Deploy.md").read_text()
-    assert [line.split(":")[0] for line in text.split("---")[1].strip().splitlines()] == list(FRONT_MATTER_FIELDS)
+    top_level = [line for line in text.split("---")[1].strip().splitlines() if not line.startswith(" ")]
+    assert [line.split(":")[0] for line in top_level] == list(FRONT_MATTER_FIELDS)  # readers is a nested mapping
     assert "Back to [Home](../../Home.md)." in deploy.body
     assert f"![flow.png]({served}/download/attachments/{ids['deploy']}/flow.png)" in deploy.body
     home = read_page(tmp_path / "exports/ENG/Home.md", tmp_path / "exports")
@@ -116,8 +120,9 @@ def test_unchanged_rerun_fetches_nothing_and_writes_nothing(
     stats = export_customer(config, tmp_path, credentials=CLOUD_CREDENTIALS, retry_policy=FAST)
     assert (stats["pages_fetched"], stats["pages_written"], stats["pages_unchanged"]) == (0, 0, 4)
     assert fetched_page_ids(fake) == []
-    # per space: resolve the key, one id-only listing page, one attachment listing page (CQL)
-    assert stats["http_requests"] == 6
+    # per space: resolve the key, one id-only listing page, one attachment listing page (CQL), the space's view
+    # permissions and one page of the read-restriction listing (CQL)
+    assert stats["http_requests"] == 10
     assert tree(tmp_path) == before
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "exports").rglob("*.md")} == mtimes
 

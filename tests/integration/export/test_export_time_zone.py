@@ -40,8 +40,10 @@ def _run_with_edits(
 
 
 def _sent_cql(fake: FakeConfluence) -> list[str]:
+    """The CQL of page searches (not of the read-restriction listing, which has no window)."""
     queries = [parse_qs(urlsplit(line).query) for line in fake.request_log if "/content/search" in line]
-    return [query["cql"][0] for query in queries if "cql" in query and "type = page" in query["cql"][0]]
+    pages = [query for query in queries if "cql" in query and "type = page" in query["cql"][0]]
+    return [query["cql"][0] for query in pages if "restrictions" not in ",".join(query.get("expand", []))]
 
 
 def _zone_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
