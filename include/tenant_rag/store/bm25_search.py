@@ -29,7 +29,7 @@ from tenant_rag.text_analysis import analyzer_for
 
 DEFAULT_K1 = 1.2
 DEFAULT_B = 0.75
-COMMON_TERM_SHARE = 0.2  # a term in more than this share of the chunks is "common" (see ``_candidate_terms``)
+FIRST_PASS_SHARE = 0.05  # the first candidates: chunks of the rarest terms, at most this share of all (see below)
 MAX_TERMS = 64
 
 # the statistics are appended by every page swap: a term's chunk count is the sum of its rows
@@ -53,19 +53,19 @@ class BM25Params:
 class _Term:
     term: str
     idf: float
-    common: bool
+    df: float
 
 
 def _term_stats(
     conn: psycopg.Connection[Any], names: StoreNames, generation: int, terms: list[str]
-) -> tuple[list[_Term], float]:
-    """The question's terms that occur in the generation (rarest first) and the average chunk length."""
+) -> tuple[list[_Term], float, float]:
+    """The question's terms that occur in the generation (rarest first), the chunk count and the average length."""
     statement = sql.SQL(_STATS_SQL).format(
         totals=names.gen_table(generation, "totals"), terms=names.gen_table(generation, "terms")
     )
     rows = conn.execute(statement, {"terms": terms}).fetchall()
     if not rows or not rows[0][0]:
-        return [], 1.0
+        return [], 0.0, 1.0
     chunks, length = float(rows[0][0]), float(rows[0][1])
     found = []
     for _, _, term, count in rows:
@@ -73,29 +73,41 @@ def _term_stats(
             continue
         df = float(count)
         idf = math.log(1.0 + (chunks - df + 0.5) / (df + 0.5))
-        found.append(_Term(term, idf, df > COMMON_TERM_SHARE * chunks))
+        found.append(_Term(term, idf, df))
     found.sort(key=lambda t: (-t.idf, t.term))
-    return found[:MAX_TERMS], max(length / chunks, 1.0)
+    return found[:MAX_TERMS], chunks, max(length / chunks, 1.0)
 
 
-def _candidate_terms(terms: list[_Term], k1: float) -> list[tuple[list[_Term], float]]:
-    """Ever wider sets of terms that select candidate chunks, each with the bound it is exact under.
+def _first_selection(terms: list[_Term], chunks: float) -> int:
+    """How many of the rarest terms select the first, cheap candidates: as many as hold at most
+    ``FIRST_PASS_SHARE`` of the chunks between them (at least one)."""
+    selected, holding = 0, 0.0
+    while selected < len(terms) and (selected == 0 or holding + terms[selected].df <= FIRST_PASS_SHARE * chunks):
+        holding += terms[selected].df
+        selected += 1
+    return selected
 
-    A term adds at most ``idf * (k1 + 1)`` to a chunk's score. Selecting the chunks that hold a rare term leaves
-    out only chunks made of common terms, which score at most the sum of the common terms' bounds: when the k-th
-    parent found scores at least that, no chunk left out could enter the top k (MaxScore). Otherwise every term
-    selects.
+
+def _essential(terms: list[_Term], k1: float, floor: float) -> int:
+    """How many of the rarest terms must select candidates so that no chunk left out can score ``floor`` (MaxScore).
+
+    A term adds less than ``idf * (k1 + 1)`` to a chunk's score, so a chunk holding none of the first ``m`` terms
+    scores less than the summed bounds of the others; ``m`` is the smallest count that brings that sum to ``floor``
+    or below.
     """
-    rare = [t for t in terms if not t.common]
-    sets: list[tuple[list[_Term], float]] = []
-    if rare and len(rare) < len(terms):
-        sets.append((rare, sum(t.idf * (k1 + 1) for t in terms if t.common)))
-    sets.append((terms, 0.0))
-    return sets
+    needed, rest = len(terms), 0.0
+    while needed > 0 and rest + terms[needed - 1].idf * (k1 + 1) <= floor:
+        needed -= 1
+        rest += terms[needed].idf * (k1 + 1)
+    return needed
 
 
 def _scored_query(chunks: sql.Composable, count: int, space: sql.Composable) -> sql.Composed:
-    """Every chunk holding a selecting term, scored over all ``count`` terms; the best chunk per parent."""
+    """Every chunk holding a selecting term, scored over all ``count`` terms; the best chunk per parent.
+
+    ``OFFSET 0`` keeps the planner from inlining the split arrays into the score: inlined, every term's frequency
+    split both arrays again (twice per term), ten times the cost per candidate of splitting them once.
+    """
     freqs = sql.SQL(", ").join(
         sql.SQL("coalesce(x.fa[array_position(x.ta, {})], 0) AS {}").format(
             sql.Placeholder(f"t{i}"), sql.Identifier(f"f{i}")
@@ -110,7 +122,7 @@ def _scored_query(chunks: sql.Composable, count: int, space: sql.Composable) -> 
         "SELECT c.parent_id, max({score}) AS score FROM {chunks} AS c"
         " CROSS JOIN LATERAL (SELECT {freqs},"
         " %(k1)s * (1 - %(b)s + %(b)s * c.length / %(avgdl)s) AS norm"
-        " FROM (SELECT {array} AS ta, string_to_array(c.freqs, ' ')::float8[] AS fa) AS x) AS f"
+        " FROM (SELECT {array} AS ta, string_to_array(c.freqs, ' ')::float8[] AS fa OFFSET 0) AS x) AS f"
         " WHERE {array} && %(select)s::text[]{space}"
         " GROUP BY c.parent_id ORDER BY score DESC, c.parent_id LIMIT %(k)s"
     ).format(
@@ -134,15 +146,16 @@ def bm25_parents(
 ) -> list[Hit]:
     """Up to ``k`` parents ranked by the BM25 score of their best chunk (fewer when fewer hold a question term).
 
-    The question is plain text: punctuation and quotes only separate words. Candidates are selected narrowly first
-    (``_candidate_terms``) and more widely only when the narrow set cannot be proven exact; the ranking is always
-    the same as scoring every chunk that holds a question term.
+    The question is plain text: punctuation and quotes only separate words. The chunks of the rarest terms are
+    scored first (``_first_selection``); their k-th parent's score is a floor of the final one, so only the terms
+    a chunk needs to reach it select the exact candidates (``_essential``), usually leaving the common terms out;
+    the ranking is always the same as scoring every chunk that holds a question term.
     """
     params = params or BM25Params()
     words = analyzer_for(text_search_config).question_terms(question)
     if not words:
         return []
-    terms, avgdl = _term_stats(conn, names, generation, words)
+    terms, chunks, avgdl = _term_stats(conn, names, generation, words)
     if not terms:
         return []
     values: dict[str, Any] = {"k": k, "k1": params.k1, "b": params.b, "avgdl": avgdl, "spaces": list(space_keys or ())}
@@ -151,9 +164,14 @@ def bm25_parents(
         values[f"w{i}"] = term.idf * (params.k1 + 1)
     space = sql.SQL(" AND c.space_key = ANY(%(spaces)s)") if space_keys else sql.SQL("")
     statement = _scored_query(names.gen_table(generation, "chunks"), len(terms), space)
-    rows: list[tuple[Any, ...]] = []
-    for selecting, bound in _candidate_terms(terms, params.k1):
-        rows = conn.execute(statement, {**values, "select": [t.term for t in selecting]}).fetchall()
-        if len(rows) >= k and float(rows[-1][1]) >= bound:
-            break
+
+    def ranked(selecting: int) -> list[tuple[Any, ...]]:
+        return conn.execute(statement, {**values, "select": [t.term for t in terms[:selecting]]}).fetchall()
+
+    selecting = _first_selection(terms, chunks)
+    rows = ranked(selecting)
+    # the k-th score found is a floor of the final k-th score: only chunks that can reach it need to be candidates
+    needed = _essential(terms, params.k1, float(rows[-1][1]) if len(rows) >= k else 0.0)
+    if needed > selecting:
+        rows = ranked(needed)
     return [Hit(parent_id, float(score), lexical_rank=rank) for rank, (parent_id, score) in enumerate(rows, 1)]
