@@ -51,7 +51,7 @@ def fetch_and_write(
     )
     result = storage_to_markdown(page.storage, context)
     body = result.markdown
-    if plan.comments is not None:
+    if plan.comment_signature(page_id):  # the space's comment listing shows some: no request for pages without
         section = comments_markdown(footer_comments(client, page_id), context)
         body = f"{body.rstrip()}\n\n{section}\n" if section else body
     crumbs = plan.breadcrumbs(page_id)

@@ -20,22 +20,21 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
-import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from http.server import ThreadingHTTPServer
+from typing import Literal
+from urllib.parse import unquote
 
 from tenant_rag_devtools.confluence_server import api_v1, api_v2, children
 from tenant_rag_devtools.confluence_server.access import DEFAULT_GROUP, SitePermissions
 from tenant_rag_devtools.confluence_server.faults import FAULT_KINDS, FaultInjector
+from tenant_rag_devtools.confluence_server.http_handler import QuietServer, SiteHandler
 from tenant_rag_devtools.confluence_server.responses import ApiError, Request, Response, v1_error, v2_error
 from tenant_rag_devtools.confluence_server.site import Site
-from tenant_rag_devtools.confluence_server.traffic import Traffic, request_kind
+from tenant_rag_devtools.confluence_server.traffic import Traffic
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class FakeConfluence:
         self.faults = FaultInjector(seed)
         self.request_log: deque[str] = deque(maxlen=20000)
         self.traffic = Traffic()  # answers by kind and status (see :mod:`traffic`)
-        self._count_lock = threading.Lock()
+        self.count_lock = threading.Lock()
         self.request_count = 0
         self.broken_pages: dict[str, int] = {}
         self.delete_on_read_pages: set[str] = set()
@@ -194,8 +193,8 @@ class FakeConfluence:
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
         if self._server is not None:
             raise RuntimeError("the server is already running")
-        handler = type("BoundHandler", (_Handler,), {"fake": self})
-        server = _QuietServer((host, port), handler)
+        handler = type("BoundHandler", (SiteHandler,), {"fake": self})
+        server = QuietServer((host, port), handler)
         server.daemon_threads = True
         server.block_on_close = False
         self._server = server
@@ -288,68 +287,3 @@ class FakeConfluence:
             raise ApiError(404, f"no such resource: {path}")
         except ApiError as exc:
             return error(exc.status, exc.message)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that gave up (timeout, closed socket) is normal under fault injection: no traceback."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError | TimeoutError):
-            log.debug("client %s went away: %s", client_address, error)
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeConfluence
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
-    timeout = 10
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("fake confluence: " + format, *args)
-
-    def do_GET(self) -> None:
-        fake = self.fake
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        with fake._count_lock:
-            fake.request_count += 1
-            fake.request_log.append(self.path)
-        limit_values = query.get("limit") or []
-        limit = int(limit_values[-1]) if limit_values and limit_values[-1].isdigit() else None
-        fault = fake.faults.draw(limit)
-        settings = fake.faults.settings
-        kind = request_kind(parts.path, fake.context)
-        if fault == "drop":
-            fake.traffic.record(kind, "drop")
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(2)
-            return
-        if fault == "slow":
-            time.sleep(settings.slow_seconds)
-        if fault == "429":
-            seconds = settings.retry_after
-            value = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
-            fake.traffic.record(kind, 429)
-            return self._send(Response(429, {"message": "Rate limit exceeded"}, {"Retry-After": value}))
-        if fault == "500":
-            fake.traffic.record(kind, 500)
-            return self._send(v1_error(500, "injected internal server error"))
-        host = self.headers.get("Host") or "127.0.0.1"
-        response = fake.respond(parts.path, query, f"http://{host}", self.headers.get("Authorization"))
-        fake.traffic.record(kind, response.status)
-        self._send(response)
-
-    def _send(self, response: Response) -> None:
-        body = response.body()
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if response.status == 401:
-            self.send_header("WWW-Authenticate", 'Basic realm="Confluence"')
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)

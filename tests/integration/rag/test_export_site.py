@@ -126,10 +126,13 @@ def test_a_real_sized_site_with_faults_exports_indexes_and_stays_incremental(
     fake.update_page(outside, storage=page_storage(100, "pgtkedit1"), modified_at=BUILT_AT + timedelta(days=2))
     fake.update_page(inside, storage=page_storage(200, "pgtkedit2"), modified_at=WINDOW[1] - timedelta(minutes=30))
     fake.traffic.clear()
+    slow_before = fake.faults.injected["slow"]
     incremental = export(window=WINDOW)
+    slow = fake.faults.injected["slow"] - slow_before
     assert incremental["cql_timezone"] == "Europe/Berlin" and incremental["cql_timezone_source"] == "site"
     assert incremental["pages_fetched"] == 2 and incremental["pages_outside_window"] == 1
-    assert fake.traffic.count("page", "200") == 2 and fake.traffic.count("download", "200") == 0
+    # the two edited pages; a page read answered after the client's timeout (a slow fault) is asked again
+    assert 2 <= fake.traffic.count("page", "200") <= 2 + slow and fake.traffic.count("download", "200") == 0
     update = manager.update_index(root / "exports")
     assert update["pages_updated"] == 2 and update["errors"] == []
     _assert_answerable(manager, {"pgtkedit1": outside, "pgtkedit2": inside})
