@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,23 @@ def fetched_page_ids(fake: FakeConfluence) -> list[str]:
         if len(path) >= 2 and path[-2] in ("pages", "content") and path[-1].isdigit():
             out.append(path[-1])
     return out
+
+
+@pytest.fixture(params=["cloud", "server"])
+def site(request: pytest.FixtureRequest) -> tuple[FakeConfluence, ConfluenceCredentials, str]:
+    """An empty local site of each flavour, with the credentials that open it and the flavour's name."""
+    flavor = request.param
+    fake = FakeConfluence(flavor=flavor, auth=CLOUD_AUTH if flavor == "cloud" else None, bearer="server-pat")
+    return fake, CLOUD_CREDENTIALS if flavor == "cloud" else SERVER_CREDENTIALS, flavor
+
+
+def eng_home_and_three_children(fake: FakeConfluence, modified_at: datetime) -> dict[str, str]:
+    """Space ENG: Home with Alpha, Beta and Gamma below it (bodies a1, b1, c1), all last modified at ``modified_at``."""
+    fake.add_space("ENG", "Engineering")
+    home = fake.add_page("ENG", "Home", "<p>home</p>", modified_at=modified_at)
+    return {
+        "home": home,
+        "a": fake.add_page("ENG", "Alpha", "<p>a1</p>", parent_id=home, modified_at=modified_at),
+        "b": fake.add_page("ENG", "Beta", "<p>b1</p>", parent_id=home, modified_at=modified_at),
+        "c": fake.add_page("ENG", "Gamma", "<p>c1</p>", parent_id=home, modified_at=modified_at),
+    }

@@ -7,8 +7,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tenant_rag.config import CustomerConfig
 from tenant_rag.documents import ExportedPage, iter_page_files, read_page
 from tenant_rag.export import ConfluenceCredentials, export_customer
@@ -23,7 +21,7 @@ from tenant_rag_devtools.confluence_server.sample_files import (
     pptx_bytes,
     xlsx_bytes,
 )
-from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS
+from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST
 
 FILES = {
     "report.pdf": (pdf_bytes(["Quarterly revenue grew by twelve percent"]), "pdf", "twelve percent"),
@@ -45,13 +43,6 @@ def _attachment_docs(customer_dir: Path) -> dict[str, ExportedPage]:
     root = customer_dir / "exports"
     pages = [read_page(path, root) for path in iter_page_files(root)]
     return {page.title: page for page in pages if page.extra.get("attachment_of")}
-
-
-@pytest.fixture(params=["cloud", "server"])
-def site(request: pytest.FixtureRequest) -> tuple[FakeConfluence, ConfluenceCredentials, str]:
-    flavor = request.param
-    fake = FakeConfluence(flavor=flavor, auth=CLOUD_AUTH if flavor == "cloud" else None, bearer="server-pat")
-    return fake, CLOUD_CREDENTIALS if flavor == "cloud" else SERVER_CREDENTIALS, flavor
 
 
 def test_every_supported_type_becomes_a_document_tied_to_its_page(

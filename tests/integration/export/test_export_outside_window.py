@@ -12,7 +12,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.documents import read_page
 from tenant_rag.export import export_customer
 from tenant_rag_devtools.confluence_server import FakeConfluence
-from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST, fetched_page_ids
+from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST, eng_home_and_three_children, fetched_page_ids
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 WINDOW = (T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))
@@ -20,14 +20,7 @@ OUTSIDE = T0 + timedelta(hours=3)  # after the full export, long before the wind
 
 
 def _site(fake: FakeConfluence) -> dict[str, str]:
-    fake.add_space("ENG", "Engineering")
-    home = fake.add_page("ENG", "Home", "<p>home</p>", modified_at=T0)
-    return {
-        "home": home,
-        "a": fake.add_page("ENG", "Alpha", "<p>a1</p>", parent_id=home, modified_at=T0),
-        "b": fake.add_page("ENG", "Beta", "<p>b1</p>", parent_id=home, modified_at=T0),
-        "c": fake.add_page("ENG", "Gamma", "<p>c1</p>", parent_id=home, modified_at=T0),
-    }
+    return eng_home_and_three_children(fake, T0)
 
 
 def _entries(customer_dir: Path) -> dict[str, dict[str, object]]:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.documents import read_page
@@ -18,7 +17,7 @@ from tenant_rag.export import ConfluenceCredentials, export_customer
 from tenant_rag.permissions import UNKNOWN, Readers
 from tenant_rag_devtools.confluence_server import FakeConfluence
 from tenant_rag_devtools.confluence_server.access import DEFAULT_GROUP
-from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS, tree
+from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, tree
 
 VIEWERS = {"users": ["zed"], "groups": [DEFAULT_GROUP], "restricted": False}
 PATHS = {
@@ -68,13 +67,6 @@ def _manifest(customer_dir: Path) -> dict[str, Any]:
 
 def _readers(users: list[str] | None = None, groups: list[str] | None = None) -> dict[str, Any]:
     return {"users": users or [], "groups": groups or [], "restricted": True}
-
-
-@pytest.fixture(params=["cloud", "server"])
-def site(request: pytest.FixtureRequest) -> tuple[FakeConfluence, ConfluenceCredentials, str]:
-    flavor = request.param
-    fake = FakeConfluence(flavor=flavor, auth=CLOUD_AUTH if flavor == "cloud" else None, bearer="server-pat")
-    return fake, CLOUD_CREDENTIALS if flavor == "cloud" else SERVER_CREDENTIALS, flavor
 
 
 def test_readers_follow_space_permissions_and_inherited_restrictions_and_keep_current(

@@ -8,12 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tenant_rag.config import CustomerConfig
 from tenant_rag.export import ConfluenceCredentials, export_customer
 from tenant_rag_devtools.confluence_server import FakeConfluence
-from tests.integration.export.conftest import CLOUD_AUTH, CLOUD_CREDENTIALS, FAST, SERVER_CREDENTIALS, tree
+from tests.integration.export.conftest import CLOUD_CREDENTIALS, FAST, tree
 
 BETA = "ENG/Home/Beta.md"
 
@@ -35,13 +33,6 @@ def _manifest(customer_dir: Path) -> dict[str, Any]:
 
 def _record(page_id: str, title: str, status: int | None, reason: str, action: str) -> dict[str, Any]:
     return dict(page_id=page_id, space_key="ENG", title=title, status=status, reason=reason, action=action)
-
-
-@pytest.fixture(params=["cloud", "server"])
-def site(request: pytest.FixtureRequest) -> tuple[FakeConfluence, ConfluenceCredentials, str]:
-    flavor = request.param
-    fake = FakeConfluence(flavor=flavor, auth=CLOUD_AUTH if flavor == "cloud" else None, bearer="server-pat")
-    return fake, CLOUD_CREDENTIALS if flavor == "cloud" else SERVER_CREDENTIALS, flavor
 
 
 def test_a_restricted_page_is_removed_recorded_and_the_run_goes_on(
