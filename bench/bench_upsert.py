@@ -99,6 +99,17 @@ def build_pages(texts: list[str], vectors: np.ndarray, model_id: str) -> list[An
     return pages
 
 
+def analysis_seconds(texts: list[str]) -> float:
+    """What the chunk stage spends analysing the texts (words, stop words, Snowball stems) in one process."""
+    from tenant_rag.text_analysis import analyzer_for
+
+    analyzer = analyzer_for("english")
+    started = time.perf_counter()
+    for i, text in enumerate(texts):
+        analyzer.chunk_terms(text, f"Page {i // CHUNKS_PER_PAGE} > Guide")
+    return time.perf_counter() - started
+
+
 def run_ours(
     url: str, pages: list[Any], *, writers: int, activate_after: bool, text_search_config: str = "english"
 ) -> tuple[Timing, Timing | None]:
@@ -239,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts = chunk_texts(rows)
     vectors = unit_vectors(rows, DIM)
     pages = build_pages(texts, vectors, "bench-384")
+    analysis_s = analysis_seconds(texts)
     results: dict[str, Timing] = {}
     with fresh_database("upsert_copy") as url:
         versions = server_versions(url)
@@ -277,6 +289,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours_simple_vs_langchain": ratio(simple.rate, lc.rate) if lc else None,
         "ours_simple_vs_bare_copy": ratio(simple.rate, copy.rate),
         "ours_with_hnsw_vs_bare_copy": ratio(rows / (ours.seconds + hnsw.seconds), copy.rate),
+        # the text analysis moved out of the database into the chunk stage: counted here, as a user pays it
+        "analysis_s": round(analysis_s, 3),
+        "ours_incl_analysis_vs_langchain": ratio(rows / (ours.seconds + analysis_s), lc.rate) if lc else None,
+        "ours_incl_analysis_vs_bare_copy": ratio(rows / (ours.seconds + analysis_s), copy.rate),
         "targets": {"ours_vs_langchain": ">= 20", "ours_vs_bare_copy": ">= 0.6"},
         "lexical_cost": lexical,
         # what a writer that computes the english tsvector of every text could reach with every core on it and
@@ -285,7 +301,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         **versions,
     }
     table = [
-        [f"(a) ours, {writers} writers: COPY + page swap + tsvector", round(ours.seconds, 2), round(ours.rate), 1.0],
+        [
+            f"(a) ours, {writers} writers: COPY + page swap + BM25 term statistics",
+            round(ours.seconds, 2),
+            round(ours.rate),
+            1.0,
+        ],
+        [
+            "(a+) ours + the chunk stage's text analysis (Python, one process)",
+            round(ours.seconds + analysis_s, 2),
+            round(rows / (ours.seconds + analysis_s)),
+            ratio(rows / (ours.seconds + analysis_s), ours.rate),
+        ],
         [
             "(a1) ours, 1 writer",
             round(ours_1w.seconds, 2),
@@ -293,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ratio(ours_1w.rate, ours.rate),
         ],
         [
-            f"(a2) ours, {writers} writers, text_search_config simple (no stemming)",
+            f"(a2) ours, {writers} writers, signature text_search_config simple",
             round(simple.seconds, 2),
             round(simple.rate),
             ratio(simple.rate, ours.rate),
@@ -319,14 +346,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{figures['ours_1_writer_vs_langchain']}x and {figures['ours_1_writer_vs_bare_copy']}x",
         "each writer is its own connection writing whole batches (one transaction each, pages locked); the peers "
         "write through one connection, as their APIs do",
-        f"the lexical index alone: to_tsvector('english') over the same {rows:,} texts takes "
-        f"{lexical['to_tsvector_s']} s of one backend's CPU; with all {_cores()} cores on it and nothing else a "
-        f"writer could reach at most {figures['lexical_only_ceiling_rows_per_s']:,} rows/s = "
-        f"{ratio(figures['lexical_only_ceiling_rows_per_s'], copy.rate)}x bare COPY; the peers store no lexical index",
-        f"with rag.text_search_config 'simple' (lowercased words, no stemming: 'indexes' no longer matches "
-        f"'index') to_tsvector takes {lexical['to_tsvector_simple_s']} s and ours reaches "
-        f"{figures['ours_simple_vs_langchain']}x langchain and {figures['ours_simple_vs_bare_copy']}x bare COPY; "
-        "english stays the default",
+        f"the lexical index: the chunk stage analyses the texts in Python ({analysis_s:.2f} s for {rows:,} texts in "
+        "one process, row (a+)) and the writer COPYs terms, frequencies and lengths and updates the BM25 term "
+        f"statistics; counted with the analysis, ours is {figures['ours_incl_analysis_vs_langchain']}x langchain "
+        f"and {figures['ours_incl_analysis_vs_bare_copy']}x bare COPY; the peers store no lexical index",
+        f"for reference, what the database's to_tsvector('english') (the previous design) costs over the same texts: "
+        f"{lexical['to_tsvector_s']} s of one backend's CPU (a writer running it could reach at most "
+        f"{figures['lexical_only_ceiling_rows_per_s']:,} rows/s on {_cores()} cores = "
+        f"{ratio(figures['lexical_only_ceiling_rows_per_s'], copy.rate)}x bare COPY)",
         "the HNSW build is part of a full build's activation, not of each upsert batch; "
         "peers (b) and (c) build no index",
     ]
