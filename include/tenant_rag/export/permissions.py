@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -39,28 +40,29 @@ def user_id(user: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-def _get(client: ConfluenceClient, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
-    """GET JSON; a failure other than 401 becomes ``PermissionsUnreadable`` naming ``what``."""
+@contextmanager
+def _unreadable_as(what: str) -> Iterator[None]:
+    """A failed request other than 401 becomes ``PermissionsUnreadable`` naming ``what``; 401 stops the run."""
     try:
-        payload, _ = client.http.get_json(url, params)
+        yield
     except ConfluenceAuthError as exc:
         if exc.status == 401:
             raise
         raise PermissionsUnreadable(f"{what}: {exc}") from exc
     except ConfluenceHTTPError as exc:
         raise PermissionsUnreadable(f"{what}: {exc}") from exc
+
+
+def _get(client: ConfluenceClient, url: str, params: dict[str, Any], what: str) -> dict[str, Any]:
+    """GET JSON (see ``_unreadable_as``)."""
+    with _unreadable_as(what):
+        payload, _ = client.http.get_json(url, params)
     return dict(payload)
 
 
 def _paged(client: ConfluenceClient, url: str, params: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
-    try:
+    with _unreadable_as(what):
         yield from client.paginate(url, params)
-    except ConfluenceAuthError as exc:
-        if exc.status == 401:
-            raise
-        raise PermissionsUnreadable(f"{what}: {exc}") from exc
-    except ConfluenceHTTPError as exc:
-        raise PermissionsUnreadable(f"{what}: {exc}") from exc
 
 
 def _cut_short(array: dict[str, Any]) -> bool:

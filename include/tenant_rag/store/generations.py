@@ -19,12 +19,12 @@ from psycopg import sql
 
 from tenant_rag.config import RAGConfig
 from tenant_rag.embedding.factory import embedding_model_id
+from tenant_rag.store.indexes import create_search_indexes
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.registry import lock_owner_row, lock_page_rows
 from tenant_rag.store.schema import (
     STORE_FORMAT,
     create_generation_tables,
-    create_search_indexes,
     drop_generation_tables,
     grant_reader,
     schema_exists,

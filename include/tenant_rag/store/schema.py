@@ -12,17 +12,16 @@ ownership registry (``tenant_rag.store.registry``): a store is created, written 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import bulk_build_settings
 from tenant_rag.errors import TenantRagError
 from tenant_rag.naming import tenant_role_name
 from tenant_rag.store.hardening import harden_database
+from tenant_rag.store.indexes import WRITE_INDEXES, create_index
 from tenant_rag.store.names import GENERATION_KINDS, StoreNames
 from tenant_rag.store.registry import REGISTRY_SCHEMA, claim, owner_of, release
 from tenant_rag.store.roles import (
@@ -141,36 +140,6 @@ def grant_reader(conn: psycopg.Connection[Any], names: StoreNames) -> None:
     )
 
 
-# Needed while a generation is written (the page swap deletes a page's parents and chunks by page id).
-WRITE_INDEXES = (
-    ("parents", "page_id", "btree"),
-    ("chunks", "page_id", "btree"),
-)
-# Needed to query a generation (and to reuse its vectors): built in bulk before it goes live.
-SEARCH_INDEXES = (
-    ("chunks", "text_hash", "btree"),
-    ("chunks", "terms", "gin"),
-    ("terms", "term", "btree"),
-)
-# The lexical index of format 2: the chunks' term arrays (``lexical_search`` selects candidates with ``&&`` on it).
-TERM_ARRAY = "string_to_array(terms, ' ')"
-
-
-def _create_index(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, index: tuple[str, str, str]
-) -> None:
-    kind, column, method = index
-    key = sql.SQL("({})").format(sql.SQL(TERM_ARRAY)) if column == "terms" else sql.Identifier(column)
-    conn.execute(
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
-            sql.Identifier(f"g{int(generation)}_{kind}_{column}_idx"),
-            names.gen_table(generation, kind),
-            sql.SQL(method),
-            key,
-        )
-    )
-
-
 def create_generation_tables(
     conn: psycopg.Connection[Any], names: StoreNames, generation: int, dimensions: int
 ) -> None:
@@ -233,7 +202,7 @@ def create_generation_tables(
         )
     )
     for index in WRITE_INDEXES:
-        _create_index(conn, names, generation, index)
+        create_index(conn, names, generation, index)
     grant_reader(conn, names)
 
 
@@ -253,48 +222,6 @@ def compact_term_stats(conn: psycopg.Connection[Any], names: StoreNames, generat
             ).format(table=names.gen_table(generation, table), columns=sql.SQL(columns))
             + sql.SQL(having)
         )
-
-
-def create_search_indexes(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, lock: Callable[[], None] | None = None
-) -> None:
-    """Every index a generation needs to be queried and updated: btrees, the GIN lexical index, HNSW (cosine).
-
-    Idempotent (``IF NOT EXISTS``); each index is built in its own transaction with the bulk-build settings of
-    ``tenant_rag.db.bulk_build_settings`` (memory for an in-memory build, parallel maintenance workers). ``lock``
-    (the store lock) is taken first in each: two concurrent ``CREATE INDEX IF NOT EXISTS`` of one name would
-    otherwise both create it and one fail with a unique violation.
-    """
-    for index in (*WRITE_INDEXES, *SEARCH_INDEXES):
-        with conn.transaction():
-            if lock is not None:
-                lock()
-            bulk_build_settings(conn)
-            _create_index(conn, names, generation, index)
-    with conn.transaction():
-        if lock is not None:
-            lock()
-        bulk_build_settings(conn)
-        create_vector_index(conn, names, generation)
-
-
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 200  # vs pgvector's 64: recall@10 0.96 instead of 0.945 at ef_search 100 (10k chunks)
-
-
-def create_vector_index(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
-    """The HNSW (cosine) index of a generation's chunks; built once, before the generation goes live."""
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)"
-            " WITH (m = {}, ef_construction = {})"
-        ).format(
-            sql.Identifier(f"g{int(generation)}_chunks_embedding_idx"),
-            names.gen_table(generation, "chunks"),
-            sql.Literal(HNSW_M),
-            sql.Literal(HNSW_EF_CONSTRUCTION),
-        )
-    )
 
 
 def drop_generation_tables(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> None:
