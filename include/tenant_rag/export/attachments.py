@@ -31,7 +31,7 @@ from tenant_rag.export.layout import TreeNode, plan_paths
 from tenant_rag.export.manifest import AttachmentEntry, ExportManifest
 from tenant_rag.export.models import AttachmentInfo, iso_utc
 from tenant_rag.export.planning import SpacePlan
-from tenant_rag.export.writer import read_text, write_page
+from tenant_rag.export.writer import read_text, remove, write_page
 
 log = logging.getLogger(__name__)
 ATTACHMENTS_DIR = "_attachments"
@@ -175,7 +175,7 @@ def _refresh(job: _Job, export_root: Path) -> _Outcome | None:
     meta.update(fresh)
     write_page(export_root, job.path, meta, body)
     if previous.path != job.path:
-        (export_root / previous.path).unlink(missing_ok=True)
+        remove(export_root, previous.path)  # inside the export folder only, like every write
     return _Outcome(replace(previous, path=job.path, **fresh))
 
 
