@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from tenant_rag.errors import TenantRagError
 from tenant_rag_devtools.airflow_ui_config import USER, write_config
 from tenant_rag_devtools.airflow_ui_config import ui_dir as default_ui_dir
 from tenant_rag_devtools.demo import DEMO_USER, demo_customers
+from tenant_rag_devtools.process_group import stop_group
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 HEALTH_PATH = "/api/v2/monitor/health"
@@ -122,20 +122,8 @@ class AirflowServices:
         return all(p.poll() is None for p in self.processes.values())
 
     def stop(self, grace: float = 10) -> None:
-        if self.pgid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and not self.all_stopped():
-                time.sleep(0.2)
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
+        if self.pgid is not None:
+            stop_group(self.pgid, self.processes.values(), grace)
 
     def all_stopped(self) -> bool:
         return all(p.poll() is not None for p in self.processes.values())

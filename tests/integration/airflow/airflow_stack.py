@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag_airflow.dag_bundle import bundle_config
+from tenant_rag_devtools.process_group import group_alive, stop_group
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -140,25 +140,11 @@ class AirflowStack:
         wait_for("the API server", lambda: httpx.get(f"{self.base}/api/v2/monitor/health", timeout=5).is_success, 120)
 
     def stop(self, timeout: float = 30) -> None:
-        if self.pgid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.pgid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and any(p.poll() is None for p in self.processes):
-                time.sleep(0.2)
-            if all(p.poll() is not None for p in self.processes) and not _group_alive(self.pgid):
-                break
-        for proc in self.processes:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
+        if self.pgid is not None:
+            stop_group(self.pgid, self.processes, timeout)
 
     def group_alive(self) -> bool:
-        return self.pgid is not None and _group_alive(self.pgid)
+        return self.pgid is not None and group_alive(self.pgid)
 
     def logs(self, tail: int = 60) -> str:
         parts = []
@@ -195,16 +181,6 @@ class AirflowStack:
 
 def _json_if_ok(response: httpx.Response) -> dict[str, Any] | None:
     return response.json() if response.status_code == 200 else None
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager
