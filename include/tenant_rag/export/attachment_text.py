@@ -13,12 +13,15 @@ import binascii
 import csv
 import io
 import re
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 from tenant_rag.errors import TenantRagError
 
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # what one file may expand to: zip members, a deflated diagram
+ZIPPED_KINDS = frozenset({"docx", "pptx", "xlsx"})
 MAX_TEXT_CHARS = 2_000_000  # a document this long is cut: a giant spreadsheet must not swamp the index
 _MEDIA_TYPES = {
     "application/pdf": "pdf",
@@ -72,6 +75,8 @@ def extract_text(data: bytes, kind: str) -> str:
     if reader is None:
         raise AttachmentUnreadableError(f"no text reader for type {kind!r}; known: {sorted(_READERS)}")
     try:
+        if kind in ZIPPED_KINDS:
+            _refuse_zip_bomb(data)
         text = reader(data)
     except AttachmentUnreadableError:
         raise
@@ -81,6 +86,15 @@ def extract_text(data: bytes, kind: str) -> str:
     if not text:
         raise AttachmentEmptyError(f"the {kind} file holds no text")
     return text[:MAX_TEXT_CHARS]
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """An Office file is a zip: refuse one whose members would expand past ``MAX_UNPACKED_BYTES`` (zipfile reads a
+    member no further than its declared size, so the declared sizes bound what the readers can inflate)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        total = sum(member.file_size for member in archive.infolist())
+    if total > MAX_UNPACKED_BYTES:
+        raise AttachmentUnreadableError(f"the file expands to {total:,} bytes, more than {MAX_UNPACKED_BYTES:,}")
 
 
 def _pdf(data: bytes) -> str:
@@ -195,7 +209,11 @@ def _diagram_xml(diagram: object) -> list[object]:
         return models
     try:
         raw = base64.b64decode(text, validate=False)
-        inflated = zlib.decompress(raw, -15).decode("utf-8")
+        inflater = zlib.decompressobj(-15)
+        inflated_bytes = inflater.decompress(raw, MAX_UNPACKED_BYTES)
+        if inflater.unconsumed_tail:
+            raise AttachmentUnreadableError(f"a draw.io diagram expands past {MAX_UNPACKED_BYTES:,} bytes")
+        inflated = inflated_bytes.decode("utf-8")
     except (binascii.Error, zlib.error, UnicodeDecodeError) as exc:
         raise AttachmentUnreadableError(f"a draw.io diagram is not deflate+base64 data: {exc}") from exc
     return [etree.fromstring(unquote(inflated).encode("utf-8"), _xml_parser())]

@@ -4,6 +4,8 @@ errors, types are recognised by extension first and media type second."""
 from __future__ import annotations
 
 import base64
+import io
+import zipfile
 import zlib
 
 import pytest
@@ -92,3 +94,21 @@ def test_kind_by_extension_then_media_type() -> None:
     assert kind_of("flow.drawio.xml", "text/xml") == "drawio"
     assert kind_of("notes", "text/plain; charset=utf-8") == "txt"
     assert kind_of("photo.png", "image/png") is None
+
+
+def test_files_that_would_expand_past_the_limit_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tenant_rag.export import attachment_text
+
+    monkeypatch.setattr(attachment_text, "MAX_UNPACKED_BYTES", 64 * 1024)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * (1024 * 1024))  # 1 MiB of zeros: a few kB zipped
+    assert len(bomb.getvalue()) < 64 * 1024
+    for kind in ("docx", "pptx", "xlsx"):
+        with pytest.raises(AttachmentUnreadableError, match="expands to 1,048,576 bytes"):
+            extract_text(bomb.getvalue(), kind)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = base64.b64encode(deflater.compress(b"<mxGraphModel/>" + b" " * (1024 * 1024)) + deflater.flush())
+    diagram = b'<mxfile><diagram name="big">' + payload + b"</diagram></mxfile>"
+    with pytest.raises(AttachmentUnreadableError, match="expands past"):
+        extract_text(diagram, "drawio")
