@@ -1,7 +1,8 @@
 """Change detection: the export tree on disk against what a generation of the index holds.
 
 A page is *new* (not indexed), *changed* (its content hash differs, or the metadata shown with results — space,
-URL, path, labels, parent — changed; a higher version with the same hash is not a change), *unchanged*, or
+URL, path, labels, parent — changed, or who may read it changed, which needs no new version; a higher version with
+the same hash is not a change), *unchanged*, or
 *deleted* (indexed but gone from the export, or in a space the customer no longer exports). A file that cannot be
 read is a per-page error and its indexed page, if any, is kept; a file refused because it links out of the export
 folder is a per-page error too (``kind: outside_root``) but keeps nothing: what was indexed from it goes. Deleting
@@ -20,6 +21,7 @@ from typing import Any
 
 from tenant_rag.documents import ExportedPage, PageFormatError, PageOutsideRootError, iter_page_files, read_page
 from tenant_rag.errors import PermanentError
+from tenant_rag.permissions import reader_principals
 from tenant_rag.store.reader import IndexedPage
 
 
@@ -50,6 +52,7 @@ class PageRef:
     content_hash: str
     meta_hash: str
     reason: str = ""
+    readers_hash: str = ""
 
 
 def meta_hash(page: ExportedPage) -> str:
@@ -60,9 +63,21 @@ def meta_hash(page: ExportedPage) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def readers_hash(page: ExportedPage) -> str:
+    """Hash of who may read the page, as stored (``reader_principals``); ``store.reader`` computes it in SQL."""
+    return hashlib.sha256("\x1f".join(reader_principals(page.readers)).encode("utf-8")).hexdigest()
+
+
 def page_ref(page: ExportedPage, reason: str = "") -> PageRef:
     return PageRef(
-        page.page_id, page.rel_path, page.space_key, page.version, page.content_hash, meta_hash(page), reason
+        page.page_id,
+        page.rel_path,
+        page.space_key,
+        page.version,
+        page.content_hash,
+        meta_hash(page),
+        reason,
+        readers_hash(page),
     )
 
 
@@ -70,6 +85,8 @@ def page_ref(page: ExportedPage, reason: str = "") -> PageRef:
 class ExportScan:
     pages: dict[str, PageRef] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
+    restricted: int = 0  # pages under a read restriction
+    permissions_unknown: int = 0  # pages whose readers could not be read (hidden under enforcement)
 
     @property
     def error_paths(self) -> set[str]:
@@ -106,6 +123,9 @@ def scan_export(export_dir: Path, space_keys: list[str] | None) -> ExportScan:
             )
             continue
         scan.pages[page.page_id] = page_ref(page)
+        if page.readers is not None:
+            scan.restricted += page.readers.restricted and page.readers.known
+            scan.permissions_unknown += not page.readers.known
     return scan
 
 
@@ -118,6 +138,9 @@ class ChangePlan:
     errors: list[dict[str, str]] = field(default_factory=list)
     pages_total: int = 0
     indexed_total: int = 0
+    permissions_changed: int = 0  # pages indexed before whose readers differ now (rewritten, whatever else changed)
+    pages_restricted: int = 0
+    pages_permissions_unknown: int = 0
 
     @property
     def deletion_ratio(self) -> float:
@@ -138,6 +161,9 @@ class ChangePlan:
             errors=list(data.get("errors", [])),
             pages_total=int(data.get("pages_total", 0)),
             indexed_total=int(data.get("indexed_total", 0)),
+            permissions_changed=int(data.get("permissions_changed", 0)),
+            pages_restricted=int(data.get("pages_restricted", 0)),
+            pages_permissions_unknown=int(data.get("pages_permissions_unknown", 0)),
         )
 
 
@@ -173,9 +199,17 @@ def plan_changes(
     full_refresh: bool = False,
 ) -> ChangePlan:
     """Classify every exported and indexed page."""
-    plan = ChangePlan(errors=list(scan.errors), pages_total=len(scan.pages), indexed_total=len(indexed))
+    plan = ChangePlan(
+        errors=list(scan.errors),
+        pages_total=len(scan.pages),
+        indexed_total=len(indexed),
+        pages_restricted=scan.restricted,
+        pages_permissions_unknown=scan.permissions_unknown,
+    )
     for page_id, ref in scan.pages.items():
         old = indexed.get(page_id)
+        readers_changed = old is not None and old.readers_hash is not None and old.readers_hash != ref.readers_hash
+        plan.permissions_changed += readers_changed
         if old is None:
             plan.new.append(PageRef(**{**asdict(ref), "reason": "new"}))
         elif old.content_hash != ref.content_hash:
@@ -184,6 +218,8 @@ def plan_changes(
             )
         elif old.meta_hash != ref.meta_hash:
             plan.changed.append(PageRef(**{**asdict(ref), "reason": "metadata"}))
+        elif readers_changed:
+            plan.changed.append(PageRef(**{**asdict(ref), "reason": "permissions"}))
         elif full_refresh:
             plan.changed.append(PageRef(**{**asdict(ref), "reason": "full refresh"}))
         else:

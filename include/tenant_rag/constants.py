@@ -12,6 +12,10 @@ SPACE_KEY_PATTERN = r"^~?[A-Za-z0-9_-]{1,255}$"
 MAX_QUESTION_CHARS = 4000
 MAX_TOP_K = 50
 MAX_SPACE_KEYS = 100
+#: The end user's identity a query may carry (``tenant_rag.permissions.Identity``): account id and group names.
+MAX_ACCOUNT_ID_CHARS = 128
+MAX_GROUP_CHARS = 255
+MAX_IDENTITY_GROUPS = 1000
 #: Connections one upsert task may write a customer's pages with (``TENANT_RAG_UPSERT_WRITERS``).
 MAX_UPSERT_WRITERS = 16
 

@@ -123,3 +123,55 @@ def effective_readers(
         if all(r.admits_user(user, memberships) for r in restrictions) and space.admits_user(user, memberships):
             users.append(user)
     return Readers(tuple(users), tuple(sorted(groups)), restricted=True)
+
+
+# How the store and the query path spell principals (``readers text[]`` of a store of format 3 on): a user, a group,
+# and everyone (a space open to anonymous users, or a source that records no permissions).
+USER_PREFIX, GROUP_PREFIX, EVERYONE = "u:", "g:", "*"
+
+
+def reader_principals(readers: Readers | None) -> list[str]:
+    """The principals that may read a page, as stored: ``u:<account id>``, ``g:<group>``, ``*`` (anyone).
+
+    ``None`` (a directory source, which records no permissions) is readable by everyone; unknown readers by nobody
+    (an empty array: no identity overlaps it)."""
+    if readers is None:
+        return [EVERYONE]
+    if not readers.known:
+        return []
+    principals = [USER_PREFIX + user for user in readers.users] + [GROUP_PREFIX + group for group in readers.groups]
+    return ([EVERYONE] if readers.anonymous else []) + sorted(set(principals))
+
+
+class InvalidIdentityError(ValueError):
+    """An end user's identity that cannot be used: an empty account id, or too long or too many values."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The end user a query answers (asserted by the trusted caller holding the customer's key): their Confluence
+    account id and the groups they belong to."""
+
+    account_id: str
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from tenant_rag.constants import MAX_ACCOUNT_ID_CHARS, MAX_GROUP_CHARS, MAX_IDENTITY_GROUPS
+
+        if not isinstance(self.account_id, str) or not self.account_id.strip():
+            raise InvalidIdentityError("identity: account_id must be a non-empty string")
+        if len(self.account_id) > MAX_ACCOUNT_ID_CHARS or "\x00" in self.account_id:
+            raise InvalidIdentityError(f"identity: account_id must be at most {MAX_ACCOUNT_ID_CHARS} characters")
+        groups = tuple(self.groups)
+        if len(groups) > MAX_IDENTITY_GROUPS:
+            raise InvalidIdentityError(f"identity: at most {MAX_IDENTITY_GROUPS} groups, got {len(groups)}")
+        for group in groups:
+            if not isinstance(group, str) or not group or len(group) > MAX_GROUP_CHARS or "\x00" in group:
+                raise InvalidIdentityError(
+                    f"identity: each group must be a non-empty string of at most {MAX_GROUP_CHARS} characters"
+                )
+        object.__setattr__(self, "groups", groups)
+
+    def principals(self) -> list[str]:
+        """What this user is, in the store's spelling (``reader_principals``): themself, their groups, and anyone."""
+        return [USER_PREFIX + self.account_id, *(GROUP_PREFIX + group for group in sorted(set(self.groups))), EVERYONE]

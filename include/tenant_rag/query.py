@@ -6,7 +6,8 @@ and also sets that role (``SET LOCAL ROLE`` in the transaction of a lexical or h
 the single round trip of a vector query): whatever SQL runs there, even ``RESET ROLE``, can read only that
 customer's schema. The active generation (model, dimension) is read first so the question is embedded with the
 model its vectors were made with, which keeps queries correct while a blue/green rebuild with another model is in
-progress.
+progress. Every query also says who is asking (``tenant_rag.query_permissions``): a generation of store format 3 on
+is read through its permission views, which show nothing to a query that does not.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_TOP_K, SPACE_KEY_PATTER
 from tenant_rag.db import DatabaseError, ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.errors import TenantRagError
+from tenant_rag.permissions import Identity
 from tenant_rag.query_history import recent_queries, record_query
+from tenant_rag.query_permissions import check_identity, query_permissions
 from tenant_rag.store.bm25_search import BM25Params
 from tenant_rag.store.generations import GENERATIONS_SQL, Generation, Signature
 from tenant_rag.store.hybrid_search import hybrid_parents
@@ -37,6 +40,7 @@ from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.schema import StoreError, store_names
 from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
+from tenant_rag.store.visibility import SET_PERMISSIONS_SQL
 
 MODES = ("vector", "lexical", "hybrid")
 _SPACE_KEY = re.compile(SPACE_KEY_PATTERN)
@@ -169,20 +173,30 @@ class CustomerQueryManager:
         top_k: int | None = None,
         mode: str | None = None,
         space_keys: list[str] | None = None,
+        *,
+        identity: Identity | None = None,
     ) -> QueryResult:
+        """The ``top_k`` best parents for ``question``. ``identity``: the end user asking, required when the
+        customer enforces page permissions (``rag.permissions: enforce``; ``IdentityRequiredError`` without it):
+        only pages that user may read answer then (``tenant_rag.query_permissions``)."""
         question, k, mode, keys = validate_query(config, question, top_k, mode, space_keys)
-        names = store_names(config)
+        check_identity(config, identity)
+        store = store_names(config)
         started = time.perf_counter()
         for attempt in (1, 2):
             generation = self.active_generation(config)
             if generation is None:
                 raise IndexNotReadyError(f"customer {config.customer_id!r}: the index has not been built yet")
+            permissions = query_permissions(config, generation.signature.store_format, identity)
+            names = store.reading(generation.signature.store_format, enforced=permissions.enforced)
             vector = None
             if mode != "lexical":
                 embedder = self._embedder_factory(generation.signature.rag_config(config.rag), config.customer_id)
                 vector = embedder.embed_query(question)
             try:
-                documents = self._search(config, names, generation, question, vector, k, mode, keys, started)
+                documents = self._search(
+                    config, names, generation, question, vector, k, mode, keys, started, permissions.settings
+                )
             except pg_errors.UndefinedTable:
                 if attempt == 2:
                     raise
@@ -210,6 +224,7 @@ class CustomerQueryManager:
         mode: str,
         keys: list[str] | None,
         started: float,
+        permissions: dict[str, str],
     ) -> list[Document]:
         number, tsconfig = generation.number, generation.signature.text_search_config
         store_format = generation.signature.store_format
@@ -218,8 +233,10 @@ class CustomerQueryManager:
         try:
             with tenant_pool(self.database_url, names.role).connection() as conn:
                 ensure_vector_types(conn)
-                if mode == "vector":  # one round trip: role, scan settings, search and parent rows (autocommit)
-                    pairs = vector_parent_records(conn, names, number, vector, k, keys, session_role=names.role)
+                if mode == "vector":  # one round trip: role, permissions, scan settings, search, parents (autocommit)
+                    pairs = vector_parent_records(
+                        conn, names, number, vector, k, keys, session_role=names.role, permissions=permissions
+                    )
                     documents = _documents(config, pairs, mode)
                     if limit:
                         with conn.pipeline(), conn.transaction():
@@ -228,6 +245,7 @@ class CustomerQueryManager:
                 # pipeline mode: BEGIN, the role switch and the first search go out in one round trip
                 with conn.pipeline(), conn.transaction():
                     set_local_role(conn, names.role)
+                    conn.execute(SET_PERMISSIONS_SQL, {**permissions, "local": True})
                     if mode == "lexical":
                         hits = lexical_pages(
                             conn, names, number, question, tsconfig, k, keys, store_format=store_format, bm25=bm25

@@ -59,6 +59,11 @@ class CustomerState(BaseModel):
     last_run_stats: RunRecord | None = None
     progress: StageProgress | None = None
     run_history: list[RunSummary] = []
+    # who may read what, as the last run that read it found (``rag.permissions``): pages under a read restriction,
+    # pages whose permissions could not be read (hidden under enforcement), and when that run finished
+    pages_restricted: int | None = None
+    pages_permissions_unknown: int | None = None
+    permissions_synced_at: datetime | None = None
     updated_at: datetime | None = None
 
 

@@ -27,6 +27,7 @@ from tenant_rag.chunking import ChildChunk, ParentChunk, chunk_page
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import admin_connection
 from tenant_rag.documents import ExportedPage, PageFormatError, read_page
+from tenant_rag.permissions import reader_principals
 from tenant_rag.pipeline.staging import ProgressCallback, Staging
 from tenant_rag.pipeline.stats import ChunkStats
 from tenant_rag.store.generations import Target
@@ -80,6 +81,7 @@ def _record(
             "parent_page_id": page.parent_id,
             "parents": len(parents),
             "chunks": len(children),
+            "readers": reader_principals(page.readers),
         },
         "parents": [
             {"parent_id": p.parent_id, "ordinal": p.ordinal, "text": p.text, "heading_path": list(p.heading_path)}

@@ -122,6 +122,9 @@ def summary(plan: ChangePlan, options: RunOptions, generation: int, status: str,
         "dry_run": options.dry_run,
         "generation": generation,
         "target_status": status,
+        "permissions_changed": plan.permissions_changed,
+        "pages_restricted": plan.pages_restricted,
+        "pages_permissions_unknown": plan.pages_permissions_unknown,
     }
     if options.dry_run:
         stats["pages"] = {

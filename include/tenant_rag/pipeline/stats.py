@@ -39,6 +39,9 @@ class DetectStats(TypedDict):
     lost_on_switch: NotRequired[int]
     duration_s: NotRequired[float]
     pages: NotRequired[PagePreview]
+    permissions_changed: NotRequired[int]  # pages whose readers changed (rewritten even when nothing else did)
+    pages_restricted: NotRequired[int]  # exported pages under a read restriction
+    pages_permissions_unknown: NotRequired[int]  # exported pages whose readers could not be read
 
 
 @with_config(_KEEP_EXTRA)
@@ -133,6 +136,9 @@ class RunStats(TypedDict):
     durations_s: StageDurations
     pages: NotRequired[PagePreview | None]
     duration_s: NotRequired[float]
+    permissions_changed: NotRequired[int]
+    pages_restricted: NotRequired[int]
+    pages_permissions_unknown: NotRequired[int]
 
 
 def batch_embed_stats(batch: EmbedBatchStats) -> EmbedStats:
@@ -212,4 +218,7 @@ def merge_stats(
     }
     if "pages" in detect:
         stats["pages"] = detect["pages"]
+    for key in ("permissions_changed", "pages_restricted", "pages_permissions_unknown"):
+        if key in detect:
+            stats[key] = int(detect[key])  # type: ignore[literal-required]
     return stats

@@ -86,6 +86,11 @@ class _Vectors:
 
 def _page_rows(record: dict[str, Any], vectors: _Vectors, model_id: str) -> PageRows:
     doc = dict(record["document"])
+    if "readers" not in doc:
+        raise ValueError(
+            f"page {doc.get('page_id')!r}: staged without its readers; the chunk stage of this run predates this "
+            "version: re-run the run from its chunk task"
+        )
     if doc["last_modified"]:
         doc["last_modified"] = datetime.fromisoformat(doc["last_modified"])
     document = DocumentRow(**doc)

@@ -47,6 +47,9 @@ class RunCounts(BaseModel):
     tokens_est: int = 0
     switched: bool = False
     generation: int | None = None
+    permissions_changed: int = 0  # pages whose readers changed (rewritten for it)
+    pages_restricted: int | None = None  # None: the run did not read the pages' permissions
+    pages_permissions_unknown: int | None = None
 
     def index_changed(self) -> bool:
         """Whether the run changed what queries see: pages written or deleted, or a generation switched live."""

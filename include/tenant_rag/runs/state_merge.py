@@ -139,4 +139,11 @@ def apply_run(
     )
     if index_totals is not None:
         update.update(total_indexed_documents=index_totals[0], total_indexed_chunks=index_totals[1])
+    counts = record.counts
+    if counts.pages_restricted is not None and not record.dry_run:  # this run read every exported page's readers
+        update.update(
+            pages_restricted=counts.pages_restricted,
+            pages_permissions_unknown=counts.pages_permissions_unknown or 0,
+            permissions_synced_at=finished_at,
+        )
     return state.model_copy(update=update)

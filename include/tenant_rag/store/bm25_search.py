@@ -8,8 +8,9 @@ holding any of the terms are scored in the database (Lucene's BM25)::
     idf(t)      = ln(1 + (N - df + 0.5) / (df + 0.5))
     score(c, q) = sum over t in q of idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length(c) / avgdl))
 
-A parent scores as its best chunk. Like ``search``, every function expects a transaction switched to the tenant
-role.
+A parent scores as its best chunk. Under enforcement of permissions the statistics are those of the chunks the
+asking user may read (``_VISIBLE_STATS_SQL``). Like ``search``, every function expects a transaction switched to the
+tenant role.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ _STATS_SQL = (
     " LEFT JOIN (SELECT term, sum(df) AS df FROM {terms} WHERE term = ANY(%(terms)s::text[]) GROUP BY term) AS t"
     " ON t.df > 0"
 )
+# Under enforcement (``StoreNames.filtered``) the same figures over the chunks the asking user may read (the
+# permission view), counted at query time: a page they cannot see changes neither N, avgdl nor any df, so no score
+# tells of it. Each df is counted through the GIN index of the terms; N and avgdl scan the visible chunks.
+_VISIBLE_STATS_SQL = (
+    "SELECT s.chunks, s.length, t.term, t.df"
+    " FROM (SELECT count(*) AS chunks, sum(length) AS length FROM {chunks}) AS s"
+    " LEFT JOIN (SELECT q.term, (SELECT count(*) FROM {chunks} AS c WHERE {array} && ARRAY[q.term]) AS df"
+    " FROM unnest(%(terms)s::text[]) AS q(term)) AS t ON t.df > 0"
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +69,16 @@ class _Term:
 def _term_stats(
     conn: psycopg.Connection[Any], names: StoreNames, generation: int, terms: list[str]
 ) -> tuple[list[_Term], float, float]:
-    """The question's terms that occur in the generation (rarest first), the chunk count and the average length."""
-    statement = sql.SQL(_STATS_SQL).format(
-        totals=names.gen_table(generation, "totals"), terms=names.gen_table(generation, "terms")
-    )
+    """The question's terms that occur in the generation (rarest first), the chunk count and the average length
+    (over the chunks the asking user may read, under enforcement)."""
+    if names.filtered:
+        statement = sql.SQL(_VISIBLE_STATS_SQL).format(
+            chunks=names.gen_table(generation, "chunks"), array=sql.SQL(TERM_ARRAY.replace("terms", "c.terms"))
+        )
+    else:
+        statement = sql.SQL(_STATS_SQL).format(
+            totals=names.gen_table(generation, "totals"), terms=names.gen_table(generation, "terms")
+        )
     rows = conn.execute(statement, {"terms": terms}).fetchall()
     if not rows or not rows[0][0]:
         return [], 0.0, 1.0

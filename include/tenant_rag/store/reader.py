@@ -23,6 +23,7 @@ class IndexedPage:
     content_hash: str
     meta_hash: str
     chunks: int
+    readers_hash: str | None = None  # ``tenant_rag.changes.readers_hash`` of its readers (None: not recorded)
 
 
 def generation_exists(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> bool:
@@ -32,18 +33,33 @@ def generation_exists(conn: psycopg.Connection[Any], names: StoreNames, generati
     return row is not None and row[0] is not None
 
 
-def _indexed_pages_sql(names: StoreNames, generation: int) -> sql.Composed:
+# ``tenant_rag.changes.readers_hash`` in SQL: sha256 of the principals joined by U+001F
+_READERS_HASH = "encode(sha256(convert_to(array_to_string(readers, chr(31)), 'UTF8')), 'hex')"
+
+
+def has_readers(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> bool:
+    """Whether a generation's documents carry readers (store format 3 on)."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))"
+        " AND attname = 'readers' AND NOT attisdropped",
+        (names.schema, f"g{int(generation)}_documents"),
+    ).fetchone()
+    return row is not None
+
+
+def _indexed_pages_sql(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> sql.Composed:
     """The ``IndexedPage`` fields of every document of a generation, in field order."""
-    return sql.SQL("SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks FROM {}").format(
-        names.gen_table(generation, "documents")
-    )
+    readers = _READERS_HASH if has_readers(conn, names, generation) else "NULL::text"
+    return sql.SQL(
+        "SELECT page_id, space_key, rel_path, version, content_hash, meta_hash, chunks, " + readers + " FROM {}"
+    ).format(names.gen_table(generation, "documents"))
 
 
 def indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generation: int) -> dict[str, IndexedPage]:
     """page_id -> what the generation holds for it (empty when the generation has no tables yet)."""
     if not generation_exists(conn, names, generation):
         return {}
-    rows = conn.execute(_indexed_pages_sql(names, generation)).fetchall()
+    rows = conn.execute(_indexed_pages_sql(conn, names, generation)).fetchall()
     return {row[0]: IndexedPage(*row) for row in rows}
 
 
@@ -51,7 +67,7 @@ def iter_indexed_pages(conn: psycopg.Connection[Any], names: StoreNames, generat
     """``indexed_pages`` as a stream in page_id order (code-point order), a row at a time from the server."""
     if not generation_exists(conn, names, generation):
         return
-    statement = sql.SQL('{} ORDER BY page_id COLLATE "C"').format(_indexed_pages_sql(names, generation))
+    statement = sql.SQL('{} ORDER BY page_id COLLATE "C"').format(_indexed_pages_sql(conn, names, generation))
     for row in conn.cursor().stream(statement):
         yield IndexedPage(*row)
 

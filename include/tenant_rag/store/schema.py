@@ -31,6 +31,7 @@ from tenant_rag.store.roles import (
     retire_gateway_role,
     set_login_password,
 )
+from tenant_rag.store.visibility import create_permission_views, revoke_protected_tables
 
 # What a generation stores, recorded per generation in ``index_meta.store_format`` (a store without that column
 # was built before formats were recorded: format 1).
@@ -38,7 +39,9 @@ from tenant_rag.store.roles import (
 # 2: chunks carry the terms of the Python analyser (``tenant_rag.text_analysis``) with their frequencies and length,
 #    kept with per-generation term statistics (``g<n>_terms``: document frequency per term; ``g<n>_totals``: chunks
 #    and summed length), lexical search ranks by BM25.
-STORE_FORMAT = 2
+# 3: documents, parents and chunks carry their page's ``readers text[]`` (``tenant_rag.permissions``), and the tenant
+#    role reads them only through the permission views (``tenant_rag.store.visibility``).
+STORE_FORMAT = 3
 LEGACY_STORE_FORMAT = 1
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -132,12 +135,14 @@ def create_store(conn: psycopg.Connection[Any], names: StoreNames) -> None:
 
 
 def grant_reader(conn: psycopg.Connection[Any], names: StoreNames) -> None:
-    """SELECT on every table of the schema for the tenant role (after a generation adds tables)."""
+    """SELECT on every table and view of the schema for the tenant role (after a generation adds some), except the
+    tables with readers: those it reads through their permission views only."""
     conn.execute(
         sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
             sql.Identifier(names.schema), sql.Identifier(names.role)
         )
     )
+    revoke_protected_tables(conn, names)
 
 
 def create_generation_tables(
@@ -160,6 +165,8 @@ def create_generation_tables(
     (``toast_tuple_target``), so neither the writer nor the query path pays for TOAST on them; parent texts (tens
     of kB) are stored out of line without
     compression (pglz ran at ~50 MB/s and was a sixth of the write time).
+    Every row carries its page's ``readers``; the tenant role reads the three tables only through their permission
+    views (``tenant_rag.store.visibility``).
     """
     docs = names.gen_table(generation, "documents")
     parents = names.gen_table(generation, "parents")
@@ -171,7 +178,7 @@ def create_generation_tables(
             " rel_path text NOT NULL, version integer, content_hash text NOT NULL, meta_hash text NOT NULL,"
             " breadcrumbs text[] NOT NULL, labels text[] NOT NULL, last_modified timestamptz,"
             " parent_page_id text, parents integer NOT NULL, chunks integer NOT NULL,"
-            " indexed_at timestamptz NOT NULL DEFAULT now())"
+            " indexed_at timestamptz NOT NULL DEFAULT now(), readers text[] NOT NULL)"
         ).format(docs)
     )
     conn.execute(
@@ -179,7 +186,8 @@ def create_generation_tables(
             "CREATE TABLE IF NOT EXISTS {} ("
             " parent_id text PRIMARY KEY,"
             " page_id text NOT NULL,"
-            " ordinal integer NOT NULL, text text STORAGE EXTERNAL NOT NULL, heading_path text[] NOT NULL)"
+            " ordinal integer NOT NULL, text text STORAGE EXTERNAL NOT NULL, heading_path text[] NOT NULL,"
+            " readers text[] NOT NULL)"
         ).format(parents)
     )
     conn.execute(
@@ -190,7 +198,7 @@ def create_generation_tables(
             " page_id text NOT NULL, space_key text NOT NULL, ordinal integer NOT NULL,"
             " text text NOT NULL, context text NOT NULL, text_hash text NOT NULL, model_id text NOT NULL,"
             " embedding vector({dims}) NOT NULL,"
-            " terms text NOT NULL, freqs text NOT NULL, length integer NOT NULL)"
+            " terms text NOT NULL, freqs text NOT NULL, length integer NOT NULL, readers text[] NOT NULL)"
             " WITH (toast_tuple_target = 8160)"
         ).format(chunks=chunks, dims=sql.Literal(int(dimensions)))
     )
@@ -203,6 +211,7 @@ def create_generation_tables(
     )
     for index in WRITE_INDEXES:
         create_index(conn, names, generation, index)
+    create_permission_views(conn, names, generation)
     grant_reader(conn, names)
 
 

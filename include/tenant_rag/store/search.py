@@ -17,7 +17,7 @@ One search serves both answers: ``vector_parents`` (the ranking, for hybrid sear
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from psycopg import sql
 
 from tenant_rag.db import set_local_role
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.visibility import permission_settings
 
 MAX_EF_SEARCH = 1000
 # hnsw.ef_search grows with the store: chunks / EF_PER_CHUNKS, between MIN_EF_SEARCH and MAX_AUTO_EF_SEARCH (and
@@ -47,10 +48,11 @@ SELECT set_config('hnsw.iterative_scan', %(iterative)s, %(local)s),
 MAX_VECTOR_FETCH = 4000
 
 
-def iterative_mode(space_keys: Sequence[str] | None) -> str:
-    """``hnsw.iterative_scan`` for a search: only a filter can starve the scan (``ef_search`` is never below the
-    rows fetched), so an unfiltered one skips the iterative bookkeeping."""
-    return "relaxed_order" if space_keys else "off"
+def iterative_mode(space_keys: Sequence[str] | None, filtered: bool = False) -> str:
+    """``hnsw.iterative_scan`` for a search: only a filter (spaces, or the permission views under enforcement) can
+    starve the scan (``ef_search`` is never below the rows fetched), so an unfiltered one skips the iterative
+    bookkeeping."""
+    return "relaxed_order" if space_keys or filtered else "off"
 
 
 def scan_settings(
@@ -58,7 +60,7 @@ def scan_settings(
 ) -> dict[str, Any]:
     """Parameters of ``SCAN_SETTINGS_SQL`` for one search (add ``fetch``, the rows the query will ask for)."""
     return {
-        "iterative": iterative_mode(space_keys),
+        "iterative": iterative_mode(space_keys, names.filtered),
         "local": local,
         "max_ef": MAX_EF_SEARCH,
         "min_ef": MIN_EF_SEARCH,
@@ -176,10 +178,14 @@ _EXACT_SQL = (
     "SELECT parent_id, distance FROM (SELECT DISTINCT ON (page_id) parent_id, embedding <=> %(vector)b AS distance"
     " FROM {chunks}{where} ORDER BY page_id, distance, parent_id) AS pages ORDER BY distance, parent_id LIMIT {k}"
 )
-# the tenant's own session: its role and the scan settings in one statement (set_config fails unless the session
-# may be that role: never another tenant's, and the pipeline then skips the search)
+# the tenant's own session: its role, who is asking (``visibility``) and the scan settings in one statement
+# (set_config fails unless the session may be that role: never another tenant's, and the pipeline then skips the
+# search)
 _ROLE_AND_SCAN_SETTINGS_SQL = SCAN_SETTINGS_SQL.replace(
-    "SELECT ", "SELECT set_config('role', %(role)s, false),\n       ", 1
+    "SELECT ",
+    "SELECT set_config('role', %(role)s, false), set_config('tenant_rag.permissions', %(permissions)s, false),"
+    " set_config('tenant_rag.principals', %(principals)s, false),\n       ",
+    1,
 )
 
 
@@ -193,7 +199,7 @@ def vector_parents(
 ) -> list[Hit]:
     """The best parent of each of the ``k`` best pages, best first; expects a transaction switched to the customer's
     tenant role."""
-    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session_role=None)
+    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session=None)
     return _exact_hits(conn, names, generation, query_vector, k, space_keys) if rows is None else _hits(rows)
 
 
@@ -206,15 +212,20 @@ def vector_parent_records(
     space_keys: Sequence[str] | None = None,
     *,
     session_role: str | None = None,
+    permissions: Mapping[str, str] | None = None,
 ) -> list[tuple[Hit, ParentRecord]]:
     """The best parent of each of the ``k`` best pages with its record, best first.
 
-    Without ``session_role`` it expects a transaction already switched to the customer's tenant role. With it, it
-    expects an autocommit connection logged in as that role (the tenant's own pool): the role and the scan
-    settings are then set for the session in the same round trip as the search, with no transaction around it
-    (one statement answers).
+    Without ``session_role`` it expects a transaction already switched to the customer's tenant role, with its
+    permission settings made (``visibility.SET_PERMISSIONS_SQL``). With it, it expects an autocommit connection
+    logged in as that role (the tenant's own pool): the role, ``permissions`` (``visibility.permission_settings``;
+    none: nobody's, so a view shows nothing) and the scan settings are then set for the session in the same round
+    trip as the search, with no transaction around it (one statement answers).
     """
-    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=True, session_role=session_role)
+    session = None
+    if session_role is not None:
+        session = {"role": session_role, **(permissions or permission_settings([]))}
+    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=True, session=session)
     if rows is not None:
         return [(hit, parent_record(row[3:])) for hit, row in zip(_hits(rows), rows, strict=True)]
     if session_role is None:
@@ -233,7 +244,7 @@ def _hnsw_rows(
     space_keys: Sequence[str] | None,
     *,
     records: bool,
-    session_role: str | None,
+    session: Mapping[str, str] | None,
 ) -> list[tuple[Any, ...]] | None:
     """Rows ``(parent_id, distance, fetched[, record columns])`` of the ``k`` best pages; None when short of k.
 
@@ -242,7 +253,7 @@ def _hnsw_rows(
     generic plan per prepared statement (psycopg prepares a statement after a few executions on a connection),
     and each fetch size is its own statement.
     """
-    settings = scan_settings(names, generation, space_keys, local=session_role is None)
+    settings = scan_settings(names, generation, space_keys, local=session is None)
     params = {"vector": np.asarray(query_vector, dtype=np.float32), "spaces": list(space_keys or ())}
     record_parts = {
         "records": sql.SQL(_RECORD_COLUMNS if records else ""),
@@ -260,8 +271,8 @@ def _hnsw_rows(
             **record_parts,
         )
         with conn.pipeline():
-            if session_role is not None:
-                conn.execute(_ROLE_AND_SCAN_SETTINGS_SQL, {**settings, "fetch": fetch, "role": session_role})
+            if session is not None:
+                conn.execute(_ROLE_AND_SCAN_SETTINGS_SQL, {**settings, "fetch": fetch, **session})
             else:
                 conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
             cursor = conn.execute(statement, params)

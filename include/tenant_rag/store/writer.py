@@ -4,7 +4,7 @@ Within ONE transaction the pages' old documents/parents/chunks are deleted and t
 set explicitly, vectors pre-encoded with numpy in pgvector's wire format) straight into the generation's tables, and
 the generation's term statistics (``g<n>_terms``, ``g<n>_totals``) take the difference: the terms of the new chunks
 added, those of the deleted ones subtracted. The chunks' terms come analysed (``ChunkRow.lexical``), so the
-database stores them as they are.
+database stores them as they are. Parents and chunks carry their page's readers.
 A crash anywhere rolls the whole transaction back: readers see each page either old or new, never a mix, and never
 twice. Staging tables are not needed for that: MVCC hides the uncommitted rows from every other session.
 """
@@ -44,6 +44,7 @@ DOCUMENT_COLUMNS = (
     ("parent_page_id", "text"),
     ("parents", "int4"),
     ("chunks", "int4"),
+    ("readers", "text[]"),
 )
 PARENT_COLUMNS = (
     ("parent_id", "text"),
@@ -51,6 +52,7 @@ PARENT_COLUMNS = (
     ("ordinal", "int4"),
     ("text", "text"),
     ("heading_path", "text[]"),
+    ("readers", "text[]"),
 )
 CHUNK_COLUMNS = (
     ("chunk_id", "text"),
@@ -66,6 +68,7 @@ CHUNK_COLUMNS = (
     ("terms", "text"),
     ("freqs", "text"),
     ("length", "int4"),
+    ("readers", "text[]"),
 )
 
 
@@ -85,6 +88,7 @@ class DocumentRow:
     parent_page_id: str | None
     parents: int
     chunks: int
+    readers: list[str]  # who may read the page (``tenant_rag.permissions.reader_principals``); its rows inherit it
 
 
 @dataclass(frozen=True)
@@ -182,19 +186,20 @@ def _document_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
             d.parent_page_id,
             d.parents,
             d.chunks,
+            d.readers,
         )
 
 
 def _parent_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
     for page in pages:
         for p in page.parents:
-            yield (p.parent_id, p.page_id, p.ordinal, p.text, p.heading_path)
+            yield (p.parent_id, p.page_id, p.ordinal, p.text, p.heading_path, page.document.readers)
 
 
 def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
-    chunks = [c for page in pages for c in page.chunks]
-    vectors = _encode_vectors([c.embedding for c in chunks])
-    for c, vector in zip(chunks, vectors, strict=True):
+    chunks = [(c, page.document.readers) for page in pages for c in page.chunks]
+    vectors = _encode_vectors([c.embedding for c, _ in chunks])
+    for (c, readers), vector in zip(chunks, vectors, strict=True):
         yield (
             c.chunk_id,
             c.parent_id,
@@ -209,6 +214,7 @@ def _chunk_rows(pages: Sequence[PageRows]) -> Iterator[tuple[Any, ...]]:
             c.lexical.terms,
             c.lexical.freqs,
             c.lexical.length,
+            readers,
         )
 
 

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
-from tenant_rag.db import admin_connection, close_pools, ensure_vector_types
+from tenant_rag.db import admin_connection, close_pools, ensure_vector_types, set_local_role
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.offline import WordLlamaEmbedder
 from tenant_rag.manager import CustomerRAGManager
@@ -23,7 +23,8 @@ from tenant_rag.query import clear_shared_embedders
 from tenant_rag.rag_factory import RAGFactory
 from tenant_rag.store.generations import Target, register_target, signature_for
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.schema import create_store, store_names
+from tenant_rag.store.schema import STORE_FORMAT, create_store, store_names
+from tenant_rag.store.visibility import SET_PERMISSIONS_SQL, permission_settings
 
 KAFKA_PAGES = {
     "k1": (
@@ -206,3 +207,11 @@ def _meta_rows(url: str, customer_id: str) -> list[tuple]:
                 sql.Identifier(schema_of(customer_id), "index_meta")
             )
         ).fetchall()
+
+
+def tenant_reads(conn: psycopg.Connection[Any], names: StoreNames) -> StoreNames:
+    """Switch the connection's transaction to the tenant role reading with permissions off (what the query path
+    does for a customer with ``rag.permissions: off``); returns the names it reads a current-format store through."""
+    set_local_role(conn, names.role)
+    conn.execute(SET_PERMISSIONS_SQL, {**permission_settings(None), "local": True})
+    return names.reading(STORE_FORMAT, enforced=False)

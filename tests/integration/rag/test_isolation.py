@@ -19,8 +19,9 @@ from tenant_rag.naming import tenant_role_name
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.roles import RETIRED_GATEWAY_ROLE
-from tenant_rag.store.schema import StoreError, create_store, store_names
+from tenant_rag.store.schema import STORE_FORMAT, StoreError, create_store, store_names
 from tenant_rag.store.search import vector_parent_records
+from tenant_rag.store.visibility import permission_settings
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,
     KAFKA_PAGES,
@@ -30,6 +31,7 @@ from tests.integration.rag.rag_core_support import (
     offline_embedder,
     rag_pools,  # noqa: F401 - fixture
     schema_of,
+    tenant_reads,
     write_pages,
 )
 
@@ -107,8 +109,9 @@ def test_sql_metacharacters_in_the_question_are_just_text(two_customers, pg_url:
 
 
 def test_tenant_role_cannot_read_or_change_another_schema(two_customers, pg_url: str) -> None:
-    kafka, _garden = two_customers
+    kafka, garden = two_customers
     gen = live_generation(pg_url, "garden-co")
+    garden_view = garden.names.reading(STORE_FORMAT, enforced=False).gen_table(gen, "chunks")
     other = sql.Identifier(schema_of("garden-co"), f"g{gen}_chunks")
     own = sql.Identifier(schema_of("kafka-co"), f"g{live_generation(pg_url, 'kafka-co')}_chunks")
     with tenant_pool(pg_url, kafka.names.role).connection() as conn:
@@ -122,9 +125,15 @@ def test_tenant_role_cannot_read_or_change_another_schema(two_customers, pg_url:
             with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
                 set_local_role(conn, kafka.names.role)
                 conn.execute(statement)
+        with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+            tenant_reads(conn, kafka.names)  # its own tables it reads through their permission views only
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(own))
+        with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+            tenant_reads(conn, kafka.names)
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(garden_view))
         with conn.transaction():
-            set_local_role(conn, kafka.names.role)
-            assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(own)).fetchone()[0] > 0
+            own_view = tenant_reads(conn, kafka.names).gen_table(live_generation(pg_url, "kafka-co"), "chunks")
+            assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(own_view)).fetchone()[0] > 0
 
 
 def test_wrong_sql_built_by_the_application_is_refused_by_the_database(two_customers, pg_url: str) -> None:
@@ -132,14 +141,14 @@ def test_wrong_sql_built_by_the_application_is_refused_by_the_database(two_custo
     kafka, garden = two_customers
     gen = live_generation(pg_url, "garden-co")
     with tenant_pool(pg_url, kafka.names.role).connection() as conn:
-        with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
-            set_local_role(conn, kafka.names.role)
-            lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
+        for names in (garden.names, garden.names.reading(STORE_FORMAT, enforced=False)):  # tables, views
+            with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
+                tenant_reads(conn, kafka.names)
+                lexical_parents(conn, names, gen, "tomato", "english", 3)
         with pytest.raises(pg_errors.InsufficientPrivilege), conn.transaction():
             set_local_role(conn, garden.names.role)  # nor can it take B's role
     with tenant_pool(pg_url, garden.names.role).connection() as conn, conn.transaction():
-        set_local_role(conn, garden.names.role)
-        assert lexical_parents(conn, garden.names, gen, "tomato", "english", 3)
+        assert lexical_parents(conn, tenant_reads(conn, garden.names), gen, "tomato", "english", 3)
 
 
 def test_the_shared_gateway_role_of_earlier_versions_is_dropped(two_customers, pg_url: str) -> None:
@@ -226,12 +235,15 @@ def test_the_one_round_trip_vector_search_cannot_be_pointed_at_another_tenant(tw
     mine, theirs = live_generation(pg_url, "kafka-co"), live_generation(pg_url, "garden-co")
     with tenant_pool(pg_url, kafka.names.role).connection() as conn:
         ensure_vector_types(conn)
-        own = vector_parent_records(conn, kafka.names, mine, question, 2, session_role=kafka.names.role)
+        off = permission_settings(None)
+        mine_names = kafka.names.reading(STORE_FORMAT, enforced=False)
+        own = vector_parent_records(conn, mine_names, mine, question, 2, session_role=kafka.names.role, permissions=off)
         assert len(own) == 2 and {record.page_id for _, record in own} <= set(KAFKA_PAGES)
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            vector_parent_records(conn, garden.names, theirs, question, 2, session_role=kafka.names.role)
-        with pytest.raises(pg_errors.InsufficientPrivilege):
-            vector_parent_records(conn, garden.names, theirs, question, 2, session_role=garden.names.role)
+        for names in (garden.names, garden.names.reading(STORE_FORMAT, enforced=False)):  # tables, views
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                vector_parent_records(conn, names, theirs, question, 2, session_role=kafka.names.role, permissions=off)
+            with pytest.raises(pg_errors.InsufficientPrivilege):
+                vector_parent_records(conn, names, theirs, question, 2, session_role=garden.names.role, permissions=off)
         assert conn.execute("SELECT session_user, current_user").fetchone() == (kafka.names.role, kafka.names.role)
 
 

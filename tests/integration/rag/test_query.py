@@ -11,7 +11,7 @@ from langchain_core.documents import Document
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from tenant_rag.db import set_local_role, tenant_pool
+from tenant_rag.db import tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError
 from tenant_rag.store.lexical_search import lexical_parents
@@ -21,6 +21,7 @@ from tests.integration.rag.rag_core_support import (
     make_config,
     make_customer,
     offline_embedder,
+    tenant_reads,
     write_page,
 )
 
@@ -239,8 +240,7 @@ def test_lexical_ranking_is_bm25_over_every_matching_chunk(pg_url: str, manager,
     expected = _bm25_brute_force(chunks, question, 5)
     assert expected
     with tenant_pool(pg_url, names.role).connection() as conn, conn.transaction():
-        set_local_role(conn, names.role)
-        hits = lexical_parents(conn, names, generation, question, "english", 5)
+        hits = lexical_parents(conn, tenant_reads(conn, names), generation, question, "english", 5)
     assert [hit.parent_id for hit in hits] == [pid for pid, _ in expected]
     assert [hit.score for hit in hits] == pytest.approx([score for _, score in expected])
 
@@ -272,8 +272,7 @@ def test_the_one_statement_vector_search_equals_an_exact_scan(pg_url: str, manag
     ranked = sorted(best, key=lambda pid: (best[pid], pid))
     for k in (1, 3, 10, len(best) + 5):
         with tenant_pool(pg_url, names.role).connection() as conn, conn.pipeline(), conn.transaction():
-            set_local_role(conn, names.role)
-            pairs = vector_parent_records(conn, names, generation, np.asarray(question), k, spaces)
+            pairs = vector_parent_records(conn, tenant_reads(conn, names), generation, np.asarray(question), k, spaces)
         assert [hit.parent_id for hit, _ in pairs] == ranked[:k], (spaces, k)
         assert [record.text for _, record in pairs] == [texts[pid] for pid in ranked[:k]]
         assert [hit.score for hit, _ in pairs] == pytest.approx([1.0 - best[pid] for pid in ranked[:k]], abs=1e-5)

@@ -8,12 +8,18 @@ import pytest
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from tenant_rag.db import set_local_role, tenant_pool
+from tenant_rag.db import tenant_pool
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.search import vector_parent_records
-from tests.integration.rag.rag_core_support import make_config, make_customer, offline_embedder, write_page
+from tests.integration.rag.rag_core_support import (
+    make_config,
+    make_customer,
+    offline_embedder,
+    tenant_reads,
+    write_page,
+)
 
 MODES = ["vector", "lexical", "hybrid"]
 # one long page (many parents, every one about ingress) and short pages, some of which mention ingress
@@ -68,9 +74,9 @@ def test_a_page_fills_at_most_one_slot_and_k_pages_come_back(module_pg_url, mana
 def test_lexical_pages_keep_each_pages_best_parent_in_order(module_pg_url, manager) -> None:
     names = manager.names
     with tenant_pool(module_pg_url, names.role).connection() as conn, conn.transaction():
-        set_local_role(conn, names.role)
-        parents = lexical_parents(conn, names, 1, "ingress controller rules", "english", 50)
-        pages = lexical_pages(conn, names, 1, "ingress controller rules", "english", 3)
+        reading = tenant_reads(conn, names)
+        parents = lexical_parents(conn, reading, 1, "ingress controller rules", "english", 50)
+        pages = lexical_pages(conn, reading, 1, "ingress controller rules", "english", 3)
     expected = []
     for hit in parents:  # parents come best first: the first parent of a page is its best
         if hit.page_id not in [e.page_id for e in expected]:
@@ -96,8 +102,7 @@ def test_vector_pages_equal_an_exact_scan_by_page(module_pg_url, manager) -> Non
     ranked = sorted(best.values())
     for k in (1, 3, PAGES, PAGES + 4):
         with tenant_pool(module_pg_url, names.role).connection() as conn, conn.transaction():
-            set_local_role(conn, names.role)
-            pairs = vector_parent_records(conn, names, 1, np.asarray(question), k)
+            pairs = vector_parent_records(conn, tenant_reads(conn, names), 1, np.asarray(question), k)
         assert [hit.parent_id for hit, _ in pairs] == [parent for _, parent in ranked[:k]], k
         assert [record.page_id for _, record in pairs] == [hit.page_id for hit, _ in pairs]
 

@@ -45,6 +45,7 @@ def _page(page_id: str, text: str, children: int, dims: int = 256) -> PageRows:
         None,
         1,
         children,
+        ["*"],
     )
     parent = ParentRow(f"{page_id}#p0", page_id, 0, text, ["Title"])
     rng = np.random.default_rng(len(text))

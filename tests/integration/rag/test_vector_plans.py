@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from tenant_rag.db import admin_connection, ensure_vector_types, tenant_pool
 from tenant_rag.store.generations import Target, activate, register_target, signature_for
-from tenant_rag.store.schema import create_store, store_names
+from tenant_rag.store.schema import STORE_FORMAT, create_store, store_names
 from tenant_rag.store.search import vector_parent_records
+from tenant_rag.store.visibility import permission_settings
 from tenant_rag.store.writer import ChunkRow, DocumentRow, PageRows, ParentRow, analyze_generation, replace_pages
 from tenant_rag.text_analysis import analyzer_for
 from tests.integration.rag.rag_core_support import make_config, rag_pools  # noqa: F401 - fixture
@@ -31,7 +34,7 @@ def _pages(rng: np.random.Generator) -> list[PageRows]:
             for n, v in enumerate(vectors)
         ]
         document = DocumentRow(
-            page_id, "ENG", f"Page {p}", None, f"ENG/{page_id}.md", 1, "c", "m", [], [], None, None, 10, 20
+            page_id, "ENG", f"Page {p}", None, f"ENG/{page_id}.md", 1, "c", "m", [], [], None, None, 10, 20, ["*"]
         )
         pages.append(PageRows(document, parents, chunks))
     return pages
@@ -54,16 +57,27 @@ def test_repeated_vector_searches_reuse_one_generic_plan(pg_url: str) -> None:
         activate(conn, names, 1)
         analyze_generation(conn, names, 1)
     queries = rng.normal(size=(20, DIMS)).astype(np.float32)
+    reading, off = names.reading(STORE_FORMAT, enforced=False), permission_settings(None)
+
+    def search(conn: Any, q: np.ndarray) -> list[Any]:
+        return vector_parent_records(conn, reading, 1, q, 10, session_role=names.role, permissions=off)
+
     with tenant_pool(pg_url, names.role).connection() as conn:
         answers = [
-            [hit.parent_id for hit, _ in vector_parent_records(conn, names, 1, q, 10, session_role=names.role)]
+            [
+                hit.parent_id
+                for hit, _ in vector_parent_records(conn, reading, 1, q, 10, session_role=names.role, permissions=off)
+            ]
             for q in queries
         ]
         plans = conn.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%%WITH hits AS%%'"
         ).fetchall()
         again = [
-            [hit.parent_id for hit, _ in vector_parent_records(conn, names, 1, q, 10, session_role=names.role)]
+            [
+                hit.parent_id
+                for hit, _ in vector_parent_records(conn, reading, 1, q, 10, session_role=names.role, permissions=off)
+            ]
             for q in queries[:3]
         ]
     assert all(len(answer) == 10 for answer in answers)
