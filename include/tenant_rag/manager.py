@@ -20,6 +20,7 @@ from tenant_rag.db import admin_connection, tenant_password
 from tenant_rag.dsn import resolve_database_url
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.index_cache import cache_path
+from tenant_rag.permissions import Identity
 from tenant_rag.pipeline import RunOptions, RunStats, new_run_id, run_update
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError, QueryResult
 from tenant_rag.retriever import TenantRetriever
@@ -169,16 +170,32 @@ class CustomerRAGManager:
         )
 
     def get_retriever(
-        self, top_k: int | None = None, mode: str | None = None, space_keys: list[str] | None = None
+        self,
+        top_k: int | None = None,
+        mode: str | None = None,
+        space_keys: list[str] | None = None,
+        identity: Identity | None = None,
     ) -> TenantRetriever:
         return TenantRetriever(
-            query_manager=self.query_manager, config=self.config, top_k=top_k, mode=mode, space_keys=space_keys
+            query_manager=self.query_manager,
+            config=self.config,
+            top_k=top_k,
+            mode=mode,
+            space_keys=space_keys,
+            identity=identity,
         )
 
     def query(
-        self, question: str, top_k: int = 3, mode: str | None = None, space_keys: list[str] | None = None
+        self,
+        question: str,
+        top_k: int = 3,
+        mode: str | None = None,
+        space_keys: list[str] | None = None,
+        identity: Identity | None = None,
     ) -> QueryResult:
-        return self.query_manager.query(self.config, question, top_k=top_k, mode=mode, space_keys=space_keys)
+        return self.query_manager.query(
+            self.config, question, top_k=top_k, mode=mode, space_keys=space_keys, identity=identity
+        )
 
     def get_stats(self) -> dict[str, Any]:
         """What the database holds for the customer, next to its state.json."""

@@ -10,6 +10,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from tenant_rag.config import CustomerConfig
+from tenant_rag.permissions import Identity
 from tenant_rag.query import CustomerQueryManager
 
 
@@ -23,6 +24,7 @@ class TenantRetriever(BaseRetriever):
     top_k: int | None = None
     mode: str | None = None
     space_keys: list[str] | None = None
+    identity: Identity | None = None  # the end user (``rag.permissions: enforce``)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -33,5 +35,6 @@ class TenantRetriever(BaseRetriever):
             top_k=kwargs.get("top_k", self.top_k),
             mode=kwargs.get("mode", self.mode),
             space_keys=kwargs.get("space_keys", self.space_keys),
+            identity=kwargs.get("identity", self.identity),
         )
         return result.documents

@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_SPACE_KEYS, MAX_TOP_K, SPACE_KEY_PATTERN
+from tenant_rag.constants import (
+    MAX_ACCOUNT_ID_CHARS,
+    MAX_GROUP_CHARS,
+    MAX_IDENTITY_GROUPS,
+    MAX_QUESTION_CHARS,
+    MAX_SPACE_KEYS,
+    MAX_TOP_K,
+    SPACE_KEY_PATTERN,
+)
 from tenant_rag.runs.record import RunRecord, RunSummary
 
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -35,6 +43,15 @@ def _space_keys(keys: list[str]) -> list[str]:
 SpaceKeys = Annotated[list[str], AfterValidator(_space_keys)]
 
 
+class QueryUser(_Input):
+    """The end user a query answers, asserted by the caller holding the customer's key (``rag.permissions``)."""
+
+    account_id: str = Field(min_length=1, max_length=MAX_ACCOUNT_ID_CHARS, description="Confluence account id")
+    groups: list[Annotated[str, Field(min_length=1, max_length=MAX_GROUP_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_IDENTITY_GROUPS, description="the groups the user belongs to"
+    )
+
+
 class QueryRequest(_Input):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="natural-language question")
     top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, description="parent documents to return (default: config)")
@@ -42,6 +59,11 @@ class QueryRequest(_Input):
         None, min_length=1, max_length=MAX_SPACE_KEYS, description="only search these spaces"
     )
     mode: RetrievalMode | None = Field(None, description="retrieval mode (default: the customer's config)")
+    user: QueryUser | None = Field(
+        None,
+        description="the end user asking: only pages they may read answer (required when the customer's "
+        "rag.permissions is enforce; not used when it is off)",
+    )
 
     @field_validator("question")
     @classmethod

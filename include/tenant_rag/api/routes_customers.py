@@ -13,6 +13,8 @@ from tenant_rag.api.models import CustomerList, QueryDocument, QueryRequest, Que
 from tenant_rag.api.status_view import build_status, summary
 from tenant_rag.config import CustomerConfig
 from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
+from tenant_rag.permissions import Identity
+from tenant_rag.query_permissions import IdentityRequiredError, PermissionsNotBuiltError
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -56,7 +58,8 @@ def _document(doc: Any) -> QueryDocument:
     summary="Answer a question from the customer's index",
     responses={
         **CUSTOMER_ERRORS,
-        409: {"model": ErrorBody, "description": "index not built yet"},
+        403: {"model": ErrorBody, "description": "the customer enforces permissions and the query names no user"},
+        409: {"model": ErrorBody, "description": "index not built yet (or without permissions, under enforcement)"},
         503: {"model": ErrorBody, "description": "database unavailable"},
     },
 )
@@ -80,11 +83,18 @@ def query(body: QueryRequest, access: Access, services: ServicesDep) -> QueryRes
             raise ApiError(422, "invalid_request", f"space_keys: {unknown[:5]} are not indexed for this customer")
     mode = body.mode or config.rag.retrieval_mode
     try:
+        identity = Identity(body.user.account_id, tuple(body.user.groups)) if body.user else None
         result = services.query_manager().query(
-            config, body.question, top_k=top_k, mode=mode, space_keys=body.space_keys
+            config, body.question, top_k=top_k, mode=mode, space_keys=body.space_keys, identity=identity
         )
     except DatabaseNotConfiguredError:
         raise
+    except IdentityRequiredError as exc:
+        services.metrics.query_failed(customer_id, "identity_required")
+        raise ApiError(403, "identity_required", str(exc)) from None
+    except PermissionsNotBuiltError as exc:
+        services.metrics.query_failed(customer_id, "permissions_not_built")
+        raise ApiError(409, "permissions_not_built", str(exc)) from None
     except ValueError as exc:
         services.metrics.query_failed(customer_id, "invalid_request")
         raise ApiError(422, "invalid_request", str(exc)[:300]) from None

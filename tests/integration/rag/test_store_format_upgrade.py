@@ -1,5 +1,7 @@
-"""A store built before store formats (format 1: tsvector in the database) keeps answering after the upgrade, and
-the next run builds format 2 as a new generation (blue/green, vectors reused) before switching to it."""
+"""A store built before store formats (format 1: tsvector in the database) or before permissions (format 2: no
+readers) keeps answering after the upgrade, and the next run builds the current format as a new generation
+(blue/green, vectors reused) before switching to it. Under ``rag.permissions: enforce`` a live generation without
+readers refuses queries (fail closed) until then."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tenant_rag.permissions import Identity
 from tenant_rag.pipeline import run_update
 from tenant_rag.query import CustomerQueryManager
+from tenant_rag.query_permissions import PermissionsNotBuiltError
+from tenant_rag.store.names import VIEWED_KINDS
 from tenant_rag.store.schema import STORE_FORMAT, store_names
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,
@@ -25,9 +30,22 @@ from tests.integration.rag.rag_core_support import (
 pytestmark = pytest.mark.usefixtures("rag_pools")
 
 
+def _write_format_2_layout(url: str, customer_id: str, generation: int) -> None:
+    """Turn a generation into the layout format 2 wrote: no readers (nor permission views), tables the tenant role
+    reads directly."""
+    names = store_names(make_config(customer_id))
+    with psycopg.connect(url) as conn:
+        for kind in VIEWED_KINDS:
+            table = names.gen_table(generation, kind)
+            conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN readers CASCADE").format(table))  # and its view
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(names.role)))
+        conn.execute(sql.SQL("UPDATE {} SET store_format = 2").format(names.meta))
+
+
 def _write_format_1_layout(url: str, customer_id: str, generation: int) -> None:
     """Turn a generation into the layout the version before store formats wrote: no ``store_format`` column, chunks
     with a generated ``tsv`` (to_tsvector in the database) and its GIN index, no term statistics."""
+    _write_format_2_layout(url, customer_id, generation)
     names = store_names(make_config(customer_id))
     chunks = names.gen_table(generation, "chunks")
     with psycopg.connect(url) as conn:
@@ -90,4 +108,34 @@ def test_a_format_1_store_answers_after_the_upgrade_and_the_next_run_rebuilds_it
     _answers(queries, config, 2)
 
     again = run_update(config, root, root / "exports", database_url=pg_url, embedder=offline_embedder())
-    assert again["target_status"] == "active" and again["pages_written"] == 0  # format 2 is current: no rebuild
+    assert again["target_status"] == "active" and again["pages_written"] == 0  # the format is current: no rebuild
+
+
+def test_a_format_2_store_answers_in_off_mode_refuses_under_enforcement_until_the_next_run(
+    pg_url: str, customers_dir: Path
+) -> None:
+    config = make_config("upgrade2")
+    enforced = make_config("upgrade2", permissions="enforce")
+    root = make_customer(customers_dir, config)
+    write_pages(root / "exports", "ENG", KAFKA_PAGES)
+    run_update(config, root, root / "exports", database_url=pg_url, embedder=offline_embedder())
+    _write_format_2_layout(pg_url, "upgrade2", 1)
+
+    queries = CustomerQueryManager(pg_url)
+    live = queries.active_generation(config)
+    assert live is not None and live.signature.store_format == 2
+    _answers(queries, config, 1)  # off: the old generation answers as before
+    for mode in ("lexical", "hybrid", "vector"):
+        with pytest.raises(PermissionsNotBuiltError, match="'upgrade2'"):
+            queries.query(enforced, "consumer groups", mode=mode, identity=Identity("acc-1", ("staff",)))
+
+    embedder = offline_embedder()
+    stats = run_update(enforced, root, root / "exports", database_url=pg_url, embedder=embedder)
+    assert stats["target_status"] == "new" and stats["switched"] and stats["generation"] == 2
+    assert embedder.calls == 0 and stats["chunks_reused"] == stats["chunks"]
+    live = queries.active_generation(config)
+    assert live is not None and live.signature.store_format == STORE_FORMAT == 3
+    _answers(queries, config, 2)
+    for mode in ("lexical", "hybrid", "vector"):  # a directory source records no readers: visible to every user
+        result = queries.query(enforced, "how do consumer groups rebalance", top_k=2, mode=mode, identity=Identity("a"))
+        assert result.documents[0].metadata["page_id"] == "k1", mode
