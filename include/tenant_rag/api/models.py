@@ -100,6 +100,15 @@ class IndexSize(BaseModel):
     bytes: int | None = None
 
 
+class PermissionsStatus(BaseModel):
+    """Page permissions (``rag.permissions``) as the last run that read them found them."""
+
+    mode: Literal["off", "enforce"] | None
+    pages_restricted: int | None
+    pages_permissions_unknown: int | None
+    synced_at: datetime | None
+
+
 class StatusResponse(BaseModel):
     customer_id: str
     display_name: str | None
@@ -119,6 +128,7 @@ class StatusResponse(BaseModel):
     progress: dict[str, Any] | None
     run_history: list[RunSummary]
     index: IndexSize
+    permissions: PermissionsStatus | None = None
 
 
 class CustomerSummary(BaseModel):

@@ -65,6 +65,20 @@ def _card(label: str, field: str, value: Any, shown: str | None = None) -> str:
     )
 
 
+def _permission_cards(status: Any) -> list[str]:
+    """Page permissions: the mode, restricted and unknown pages, and when the last run read them."""
+    perms = status.permissions
+    if perms is None:
+        return []
+    synced = perms.synced_at
+    return [
+        _card("permissions", "permissions_mode", perms.mode),
+        _card("restricted pages", "pages_restricted", perms.pages_restricted),
+        _card("pages with unknown permissions", "pages_permissions_unknown", perms.pages_permissions_unknown),
+        _card("permissions synced", "permissions_synced_at", synced.isoformat() if synced else None, _when(synced)),
+    ]
+
+
 def _page(title: str, heading: str, body: str) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return (
@@ -129,6 +143,7 @@ def customer_page(
             _card("index pages (store)", "index_pages", status.index.pages),
             _card("index chunks (store)", "index_chunks", status.index.chunks),
             _card("index size", "index_bytes", status.index.bytes, _bytes(status.index.bytes)),
+            *_permission_cards(status),
             _card(
                 "last success",
                 "last_success_time",

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from tenant_rag.api.directory import CustomerEntry
-from tenant_rag.api.models import CustomerSummary, StatusResponse
+from tenant_rag.api.models import CustomerSummary, PermissionsStatus, StatusResponse
 from tenant_rag.api.services import Services
 from tenant_rag.errors import DatabaseNotConfiguredError, TenantRagError
 from tenant_rag.naming import dag_id_for
@@ -39,6 +39,12 @@ def build_status(services: Services, entry: CustomerEntry, *, fresh: bool = Fals
         progress=state.progress.model_dump(mode="json") if state.progress else None,
         run_history=state.run_history[-RUN_HISTORY_SHOWN:],
         index=services.index_size(entry, state, fresh=fresh),
+        permissions=PermissionsStatus(
+            mode=entry.config.rag.permissions if entry.config else None,
+            pages_restricted=state.pages_restricted,
+            pages_permissions_unknown=state.pages_permissions_unknown,
+            synced_at=state.permissions_synced_at,
+        ),
     )
 
 

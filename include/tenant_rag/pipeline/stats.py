@@ -220,5 +220,5 @@ def merge_stats(
         stats["pages"] = detect["pages"]
     for key in ("permissions_changed", "pages_restricted", "pages_permissions_unknown"):
         if key in detect:
-            stats[key] = int(detect[key])  # type: ignore[literal-required]
+            stats[key] = int(detect[key])
     return stats

@@ -79,3 +79,12 @@ def test_a_customer_in_off_mode_ignores_the_user(enforced: ApiEnv) -> None:
         named = http.post("/v1/customers/acme/query", json={"question": "kafka retention", "user": {"account_id": "z"}})
     assert plain.status_code == named.status_code == 200
     assert [d["page_id"] for d in plain.json()["documents"]] == [d["page_id"] for d in named.json()["documents"]]
+
+
+def test_status_shows_restricted_pages_and_when_permissions_were_synced(enforced: ApiEnv) -> None:
+    with client(enforced.base_url, enforced.key("initech")) as http:
+        status = http.get("/v1/customers/initech/status").json()
+    permissions = status["permissions"]
+    assert permissions["mode"] == "enforce"
+    assert permissions["pages_restricted"] == 1 and permissions["pages_permissions_unknown"] == 0
+    assert permissions["synced_at"] is not None
