@@ -2,8 +2,8 @@
 
 - ``acme`` (a payments software company): spaces ENG (API guidelines, code review, releases) and OPS
   (deployment runbook, failover, on-call, incidents);
-- ``globex`` (a home-appliance maker): spaces HR (travel policy, onboarding, leave) and SUPPORT (escalation,
-  refunds, warranty).
+- ``globex`` (a home-appliance maker): spaces HR (travel policy, onboarding, leave, and pay pages only the group
+  ``globex-people-leads`` may read) and SUPPORT (escalation, refunds, warranty).
 
 ``SAMPLE_QUESTIONS`` pairs one question per customer with the page that answers it, so the demo can show each
 customer gets its own answer and never the other's pages.
@@ -31,7 +31,8 @@ _CONTENT = {"acme": samples_acme, "globex": samples_globex}
 
 
 def populate_customer(fake: FakeConfluence, customer: str, *, modified_at: datetime | None = None) -> dict[str, str]:
-    """Add one sample customer's spaces, users and page tree; returns title -> page id."""
+    """Add one sample customer's spaces, users, groups and page tree, and its pages' read restrictions; returns
+    title -> page id."""
     module = _CONTENT[customer]
     for key, name in module.SPACES.items():
         fake.add_space(key, name)
@@ -41,6 +42,10 @@ def populate_customer(fake: FakeConfluence, customer: str, *, modified_at: datet
     for space, title, parent, labels, storage in module.PAGES:
         parent_id = ids[parent] if parent else None
         ids[title] = fake.add_page(space, title, storage, parent_id=parent_id, labels=labels, modified_at=modified_at)
+    for group, members in module.GROUPS.items():
+        fake.permissions.add_group(group, members)
+    for title, (users, groups) in module.RESTRICTED.items():
+        fake.permissions.set_read_restriction(ids[title], users=users, groups=groups)
     return ids
 
 

@@ -21,6 +21,8 @@ from tenant_rag_devtools.confluence_server.sample_storage import (
 PRIYA = "acme:5f1e0c2a-priya"
 MARCO = "acme:7a9b3d10-marco"
 USERS = {PRIYA: "Priya Raman", MARCO: "Marco Lindqvist"}
+GROUPS: dict[str, tuple[str, ...]] = {}  # every acme page is readable by every acme user
+RESTRICTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 SPACES = {"ENG": "Acme Engineering", "OPS": "Acme Operations"}
 
 ENG_HOME = (

@@ -21,6 +21,13 @@ from tenant_rag_devtools.confluence_server.sample_storage import (
 HANNA = "globex:2c44e9f1-hanna"
 TOMAS = "globex:8d01b7a3-tomas"
 USERS = {HANNA: "Hanna Okafor", TOMAS: "Tomás Ferreira"}
+# Pay data is for the people leads only: "Salary Bands and Pay Review" (and so its child page) is read-restricted
+# to this group, of which Hanna is a member and Tomás is not.
+PAY_GROUP = "globex-people-leads"
+GROUPS: dict[str, tuple[str, ...]] = {PAY_GROUP: (HANNA,)}
+RESTRICTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Salary Bands and Pay Review": ((), (PAY_GROUP,))
+}  # title -> (users, groups) that may read it
 SPACES = {"HR": "Globex People Team", "SUPPORT": "Globex Customer Support"}
 
 HR_HOME = (
@@ -163,12 +170,32 @@ WARRANTY = (
     + ".</p>"
 )
 
+SALARY_BANDS = (
+    "<h1>Salary Bands and Pay Review</h1><p>Every role at Globex sits in one of six salary bands. The annual pay "
+    "review runs in March: people leads propose raises within the band, the leadership team approves the total "
+    "budget, and new salaries apply from the first of April.</p>"
+    + table(
+        ["Band", "Example roles", "Yearly base salary"],
+        ["B1", "Service technician trainee", "32,000 to 38,000 EUR"],
+        ["B3", "Senior support agent", "46,000 to 55,000 EUR"],
+        ["B5", "Engineering manager", "78,000 to 96,000 EUR"],
+    )
+    + panel("warning", "<p>Never share an individual salary outside the people leads group.</p>")
+)
+
+PAY_CALENDAR = (
+    "<h1>Pay Review Calendar</h1><p>Dates of this year's pay review: proposals due on 6 March, calibration "
+    "meeting of the people leads on 13 March, letters to employees on 27 March.</p>"
+)
+
 PAGES = [
     ("HR", "People Team Home", None, [], HR_HOME),
     ("HR", "Travel and Expense Policy", "People Team Home", ["policy", "travel"], TRAVEL),
     ("HR", "New Hire Onboarding", "People Team Home", ["onboarding"], ONBOARDING),
     ("HR", "Parental Leave", "People Team Home", ["policy", "leave"], PARENTAL_LEAVE),
     ("HR", "Remote Work Stipend", "New Hire Onboarding", ["policy"], STIPEND),
+    ("HR", "Salary Bands and Pay Review", "People Team Home", ["pay"], SALARY_BANDS),
+    ("HR", "Pay Review Calendar", "Salary Bands and Pay Review", ["pay"], PAY_CALENDAR),
     ("SUPPORT", "Support Knowledge Base", None, [], SUPPORT_HOME),
     ("SUPPORT", "Ticket Escalation Matrix", "Support Knowledge Base", ["process"], ESCALATION),
     ("SUPPORT", "Refund Requests", "Support Knowledge Base", ["process", "refund"], REFUNDS),

@@ -12,7 +12,7 @@ import httpx
 from tenant_rag.config import parse_customer_config
 from tenant_rag.documents import iter_page_files, read_page
 from tenant_rag.export import ConfluenceCredentials, export_customer
-from tenant_rag_devtools.confluence_server import demo_site
+from tenant_rag_devtools.confluence_server import demo_site, samples_globex
 from tenant_rag_devtools.confluence_server.samples import SAMPLE_CUSTOMERS, SAMPLE_QUESTIONS
 
 DEMO_CREDENTIALS = ConfluenceCredentials(username="demo@example.com", api_token="demo-token")
@@ -78,3 +78,15 @@ def test_command_line_server_serves_the_demo() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_globex_pay_pages_are_restricted_to_the_people_leads_with_their_subtree(tmp_path: Path) -> None:
+    _export_demo(tmp_path)
+    root = tmp_path / "globex" / "exports"
+    readers = {doc.title: doc.readers for doc in (read_page(p, root) for p in iter_page_files(root))}
+    for title in ("Salary Bands and Pay Review", "Pay Review Calendar"):  # the child inherits its parent's restriction
+        found = readers[title]
+        assert found is not None and found.restricted and found.known, title
+        assert found.groups == (samples_globex.PAY_GROUP,) and found.users == (), title
+    travel = readers["Travel and Expense Policy"]
+    assert travel is not None and not travel.restricted and "confluence-users" in travel.groups
