@@ -139,3 +139,23 @@ def test_removing_a_restriction_shows_the_page_after_the_next_run(pg_url: str, s
         assert "secret" in _ids(queries.query(config, "zephyrquartz rollout", top_k=5, mode=mode, identity=BOB))
     again = run_update(config, root, root / "exports", database_url=pg_url, embedder=offline_embedder())
     assert again["pages_written"] == 0 and again["permissions_changed"] == 0
+
+
+def test_a_pooled_connection_forgets_who_asked_when_it_comes_back(pg_url: str, store) -> None:
+    """The vector search sets the asker for its session (one round trip); the next borrower must not inherit it."""
+    config, _ = store
+    queries = CustomerQueryManager(pg_url)
+    assert "secret" in _ids(queries.query(config, "zephyrquartz rollout", top_k=5, mode="vector", identity=ALICE))
+    base = store_names(config)
+    views = base.reading(STORE_FORMAT, enforced=True)
+    generation = live_generation(pg_url, "perm")
+    pool = tenant_pool(pg_url, base.role)
+    assert pool.get_stats()["pool_size"] >= 1
+    for _ in range(pool.get_stats()["pool_size"]):  # every connection the queries used
+        with pool.connection() as conn:
+            settings = conn.execute(
+                "SELECT current_setting('tenant_rag.permissions', true), current_setting('tenant_rag.principals', true)"
+            ).fetchone()
+            assert settings in (("", ""), (None, None)), settings  # emptied, or never set on this connection
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(views.gen_table(generation, "chunks")))
+            assert count.fetchone() == (0,)
