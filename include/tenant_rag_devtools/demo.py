@@ -26,6 +26,9 @@ from tenant_rag.customers import CustomerManager
 from tenant_rag.dsn import airflow_conn_json
 from tenant_rag.naming import dag_id_for
 from tenant_rag.paths import project_root, run_dir
+from tenant_rag.permissions import Identity
+from tenant_rag_devtools.confluence_server import samples_globex
+from tenant_rag_devtools.confluence_server.access import DEFAULT_GROUP
 from tenant_rag_devtools.confluence_server.samples import SAMPLE_QUESTIONS
 
 DEMO_USER = ("demo@example.com", "demo-token")
@@ -53,6 +56,7 @@ def demo_customers(base_url: str) -> list[CustomerConfig]:
         "customer_id": "globex",
         "display_name": "Globex Inc",
         **common,
+        "rag": {"permissions": "enforce"},  # pay pages are restricted: answers only from what the asker may read
         "export": {
             "source": "confluence",
             "base_url": base_url,
@@ -154,14 +158,24 @@ def show_database_isolation(configs: list[CustomerConfig], database_url: str) ->
                 raise SystemExit(f"isolation broken: {statement.as_string(conn)} succeeded as {who}")
 
 
+# globex's users (its index enforces page permissions, so every query names who asks): Hanna is in the group that
+# may read the pay pages, Tomás is not
+HANNA = Identity(samples_globex.HANNA, (DEFAULT_GROUP, samples_globex.PAY_GROUP))
+TOMAS = Identity(samples_globex.TOMAS, (DEFAULT_GROUP,))
+ASKER = {"globex": TOMAS}
+PAY_QUESTION = "When does the annual pay review happen, and how are the salary bands set?"
+
+
 def print_answer(configs: list[CustomerConfig], customer_id: str, database_url: str) -> None:
     from tenant_rag.query import CustomerQueryManager
 
     config = next(c for c in configs if c.customer_id == customer_id)
     own_spaces = set(config.export.space_keys or [])
     question, expected_title = SAMPLE_QUESTIONS[customer_id][0]
-    result = CustomerQueryManager(database_url).query(config, question, top_k=3)
-    print(f"  [{customer_id}] Q: {result.question}   ({result.latency * 1000:.0f} ms, {result.mode})")
+    asker = ASKER.get(customer_id)
+    result = CustomerQueryManager(database_url).query(config, question, top_k=3, identity=asker)
+    who = f", asked by {asker.account_id}" if asker else ""
+    print(f"  [{customer_id}] Q: {result.question}   ({result.latency * 1000:.0f} ms, {result.mode}{who})")
     for rank, doc in enumerate(result.documents, 1):
         meta = doc.metadata
         where = " > ".join(meta.get("heading_path") or [])
@@ -175,6 +189,26 @@ def print_answer(configs: list[CustomerConfig], customer_id: str, database_url: 
     )
     if foreign:
         raise SystemExit(f"isolation broken: {customer_id} saw {foreign}")
+
+
+def show_permission_aware_answers(configs: list[CustomerConfig], database_url: str) -> None:
+    """Two globex users ask the same question: only Hanna may read the pay pages, so only her answer holds them."""
+    from tenant_rag.query import CustomerQueryManager
+
+    config = next(c for c in configs if c.customer_id == "globex")
+    answers = {}
+    for name, who in (("Hanna (people lead)", HANNA), ("Tomás (support)", TOMAS)):
+        result = CustomerQueryManager(database_url).query(config, PAY_QUESTION, top_k=3, identity=who)
+        answers[who.account_id] = [doc.metadata.get("title") for doc in result.documents]
+        print(f"  [globex] {name} asks: {PAY_QUESTION}")
+        for rank, title in enumerate(answers[who.account_id], 1):
+            print(f"    {rank}. {title}")
+    restricted = {"Salary Bands and Pay Review", "Pay Review Calendar"}
+    if restricted & set(answers[TOMAS.account_id]):
+        raise SystemExit(f"permissions broken: Tomás was answered from {restricted & set(answers[TOMAS.account_id])}")
+    if answers[HANNA.account_id][0] not in restricted:
+        raise SystemExit(f"Hanna's answer misses the pay pages: {answers[HANNA.account_id]}")
+    print("  same question, different answers: Tomás gets none of the pay pages restricted to globex-people-leads")
 
 
 def run(fresh: bool = True) -> None:
@@ -217,6 +251,9 @@ def run(fresh: bool = True) -> None:
         _say("one question per customer, answered from its own index (as its own database role)")
         for config in configs:
             print_answer(configs, config.customer_id, database_url)
+
+        _say("permission-aware retrieval: two globex users, one question (rag.permissions: enforce)")
+        show_permission_aware_answers(configs, database_url)
 
         _say("database-enforced isolation: SQL as one customer's role against the other's store")
         show_database_isolation(configs, database_url)
