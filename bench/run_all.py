@@ -45,6 +45,7 @@ BENCHMARKS: tuple[tuple[str, str, str], ...] = (
     ("bench_export_site", "export_site", "Confluence export of a real-shaped site, clean and with 20% faults"),
     ("bench_api_load", "api_load", "query API under load"),
     ("bench_metrics", "metrics", "/metrics at 10,000 customers, before and after"),
+    ("bench_permissions", "permissions", "query latency with the permission filter vs without, recall, k rows"),
 )
 
 

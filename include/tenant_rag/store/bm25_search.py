@@ -42,12 +42,15 @@ _STATS_SQL = (
 )
 # Under enforcement (``StoreNames.filtered``) the same figures over the chunks the asking user may read (the
 # permission view), counted at query time: a page they cannot see changes neither N, avgdl nor any df, so no score
-# tells of it. Each df is counted through the GIN index of the terms; N and avgdl scan the visible chunks.
+# tells of it. Each df is counted through the GIN index of the terms, once (a LATERAL count: as a scalar subquery
+# in the select list, tested by the join's ``df > 0`` too, each term's chunks were counted twice); N and avgdl scan
+# the visible chunks.
 _VISIBLE_STATS_SQL = (
     "SELECT s.chunks, s.length, t.term, t.df"
     " FROM (SELECT count(*) AS chunks, sum(length) AS length FROM {chunks}) AS s"
-    " LEFT JOIN (SELECT q.term, (SELECT count(*) FROM {chunks} AS c WHERE {array} && ARRAY[q.term]) AS df"
-    " FROM unnest(%(terms)s::text[]) AS q(term)) AS t ON t.df > 0"
+    " LEFT JOIN (SELECT q.term, d.df FROM unnest(%(terms)s::text[]) AS q(term)"
+    " CROSS JOIN LATERAL (SELECT count(*) AS df FROM {chunks} AS c WHERE {array} && ARRAY[q.term]) AS d"
+    " WHERE d.df > 0) AS t ON true"
 )
 
 
