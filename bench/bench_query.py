@@ -53,6 +53,14 @@ def _config(index: int) -> Any:
     )
 
 
+EVERYONE = ["*"]  # every row readable by anyone (store format 3 readers; this benchmark measures no permissions)
+
+
+def _lexical(analyzer: Any, text: str) -> tuple[str, str, int]:
+    terms = analyzer.chunk_terms(text, "")
+    return terms.terms, terms.freqs, terms.length
+
+
 def load_store(url: str, index: int, vectors: np.ndarray, start: int = 0, *, vector_index: bool = True) -> None:
     """Create (or extend) customer ``index``'s active generation with ``vectors`` (chunk numbers from ``start``).
 
@@ -62,7 +70,9 @@ def load_store(url: str, index: int, vectors: np.ndarray, start: int = 0, *, vec
     from tenant_rag.store.generations import Signature, Target, activate, register_target
     from tenant_rag.store.schema import create_store, store_names
     from tenant_rag.store.writer import CHUNK_COLUMNS, DOCUMENT_COLUMNS, PARENT_COLUMNS
+    from tenant_rag.text_analysis import analyzer_for
 
+    analyzer = analyzer_for("simple")
     names = store_names(_config(index))
     target = Target(1, "new", Signature("bench-256", "bench-256", DIM, "simple"))
     n = len(vectors)
@@ -91,7 +101,7 @@ def load_store(url: str, index: int, vectors: np.ndarray, start: int = 0, *, vec
                 "documents",
                 DOCUMENT_COLUMNS,
                 (
-                    (f"p{p}", "S", f"Page {p}", None, f"S/p{p}.md", 1, "h", "m", [], [], None, None, 10, 20)
+                    (f"p{p}", "S", f"Page {p}", None, f"S/p{p}.md", 1, "h", "m", [], [], None, None, 10, 20, EVERYONE)
                     for p in range(first_page, last_page + 1)
                 ),
             )
@@ -99,7 +109,14 @@ def load_store(url: str, index: int, vectors: np.ndarray, start: int = 0, *, vec
                 "parents",
                 PARENT_COLUMNS,
                 (
-                    (f"q{c // CHUNKS_PER_PARENT}", f"p{c // CHUNKS_PER_PAGE}", c // CHUNKS_PER_PARENT, "parent", [])
+                    (
+                        f"q{c // CHUNKS_PER_PARENT}",
+                        f"p{c // CHUNKS_PER_PAGE}",
+                        c // CHUNKS_PER_PARENT,
+                        "parent",
+                        [],
+                        EVERYONE,
+                    )
                     for c in range(start, start + n, CHUNKS_PER_PARENT)
                 ),
             )
@@ -118,6 +135,8 @@ def load_store(url: str, index: int, vectors: np.ndarray, start: int = 0, *, vec
                         "t",
                         "bench-256",
                         vectors[c - start],
+                        *_lexical(analyzer, f"chunk {c}"),
+                        EVERYONE,
                     )
                     for c in range(start, start + n)
                 ),
@@ -170,10 +189,12 @@ def measure_side_by_side(urls: dict[str, str], matrix: np.ndarray, queries: np.n
     """The same queries against customer A in each database of ``urls``, interleaved query by query (the order
     rotating), with the numpy floor after each query: whatever the machine does meanwhile hits all alike."""
     from tenant_rag.db import ensure_vector_types, tenant_pool
-    from tenant_rag.store.schema import store_names
+    from tenant_rag.store.schema import STORE_FORMAT, store_names
     from tenant_rag.store.search import vector_parent_records
+    from tenant_rag.store.visibility import permission_settings
 
-    names = store_names(_config(0))
+    names = store_names(_config(0)).reading(STORE_FORMAT, enforced=False)  # the permission views, as the query path
+    permissions = permission_settings(None)  # rag.permissions: off (the default)
     labels = list(urls)
     pools = {label: tenant_pool(url, names.role) for label, url in urls.items()}  # logged in as A's tenant role
     latencies: dict[str, list[float]] = {label: [] for label in labels}
@@ -187,7 +208,9 @@ def measure_side_by_side(urls: dict[str, str], matrix: np.ndarray, queries: np.n
                 started = time.perf_counter()
                 with pools[label].connection() as conn:  # as CustomerQueryManager._search in vector mode
                     ensure_vector_types(conn)
-                    pairs = vector_parent_records(conn, names, 1, query, K, session_role=names.role)
+                    pairs = vector_parent_records(
+                        conn, names, 1, query, K, session_role=names.role, permissions=permissions
+                    )
                 answers[label] = (time.perf_counter() - started, pairs)
             floor_started = time.perf_counter()
             exact = set(exact_top_parents(matrix, query, K))
