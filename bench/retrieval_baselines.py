@@ -4,31 +4,27 @@ Both index the same pages as tenantrag (read with ``tenant_rag.documents.read_pa
 at most 1,000 characters (sections at headings, ``markdown_structure.split_sections``; paragraphs packed greedily,
 longer ones cut), and score a page by its best chunk.
 
-BM25 is the Lucene form (k1 1.5, b 0.75; idf = ln(1 + (N - df + 0.5) / (df + 0.5))), the bm25s default, written with
-the standard library because bm25s and PyStemmer are not in the environment: tokens are bm25s's default pattern
-(two or more word characters, lower-cased), English stop words are dropped and the rest stemmed with the Snowball
-English stemmer, both taken from PostgreSQL's ``english_stem`` dictionary (Snowball's stemmer and stop word list),
-asked once for every distinct token.
+Plain BM25 is bm25s (Lucene BM25, k1 1.5, b 0.75) with its own tokens (two or more word characters, lower-cased)
+and English stop words, and the Snowball English stemmer (PyStemmer): a standard off-the-shelf BM25, nothing of
+tenantrag's analyser. bm25s is a bench-only package (``bench/requirements-bench.txt``, installed beside the venv).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import psycopg
 
+from bench.common import add_bench_extra_to_path
 from tenant_rag.documents import ExportedPage
 from tenant_rag.markdown_structure import split_sections
 
 CHUNK_CHARS = 1000
 K1, B = 1.5, 0.75
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 def section_chunks(page: ExportedPage, size: int = CHUNK_CHARS) -> list[str]:
@@ -48,70 +44,33 @@ def section_chunks(page: ExportedPage, size: int = CHUNK_CHARS) -> list[str]:
     return chunks or [page.title]
 
 
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+class PlainBM25:
+    """bm25s over chunks; ``rank`` returns page keys by their best chunk (chunks that share no term score nothing)."""
 
+    def __init__(self) -> None:
+        add_bench_extra_to_path()
+        import bm25s  # bench-only: bench/requirements-bench.txt
+        import Stemmer
 
-class SnowballStems:
-    """Snowball English stems of tokens (None for a stop word), from PostgreSQL's ``english_stem``, cached."""
+        self._bm25s = bm25s
+        self._stemmer = Stemmer.Stemmer("english")
+        self._retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
+        self.pages: list[str] = []  # the page key of each chunk
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.stems: dict[str, str | None] = {}
-
-    def learn(self, words: Iterable[str]) -> None:
-        new = sorted(set(words) - self.stems.keys())
-        if not new:
-            return
-        with psycopg.connect(self.url) as conn:
-            rows = conn.execute(
-                "SELECT w, ts_lexize('english_stem', w) FROM unnest(%s::text[]) AS w", (new,)
-            ).fetchall()
-        for word, lexemes in rows:
-            self.stems[word] = lexemes[0] if lexemes else None
-
-    def terms(self, text: str) -> list[str]:
-        words = tokens(text)
-        self.learn(words)
-        return [stem for stem in (self.stems[word] for word in words) if stem]
-
-
-@dataclass
-class BM25Index:
-    """Lucene BM25 over chunks; ``rank`` returns page keys by their best chunk."""
-
-    stems: SnowballStems
-    pages: list[str] = field(default_factory=list)  # the page key of each chunk
-    postings: dict[str, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
-    lengths: list[int] = field(default_factory=list)
+    def _tokenize(self, texts: list[str], **options: Any) -> Any:
+        return self._bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False, **options)
 
     def add_all(self, items: Sequence[tuple[str, Sequence[str]]]) -> None:
-        """Index every page's chunks (the stems of all their words are asked for in one round trip)."""
-        self.stems.learn(word for _, chunks in items for chunk in chunks for word in tokens(chunk))
-        for page_key, chunks in items:
-            self.add(page_key, chunks)
-
-    def add(self, page_key: str, chunks: Sequence[str]) -> None:
-        for chunk in chunks:
-            terms = self.stems.terms(chunk)
-            doc = len(self.pages)
-            self.pages.append(page_key)
-            self.lengths.append(len(terms))
-            for term, tf in Counter(terms).items():
-                self.postings[term].append((doc, tf))
+        """Index every page's chunks (one index: bm25s cannot add to one it has built)."""
+        self.pages = [key for key, chunks in items for _ in chunks]
+        self._retriever.index(self._tokenize([chunk for _, chunks in items for chunk in chunks]), show_progress=False)
 
     def rank(self, question: str, depth: int = 10) -> list[str]:
-        n, avgdl = len(self.lengths), sum(self.lengths) / max(1, len(self.lengths))
-        scores: dict[int, float] = defaultdict(float)
-        for term in set(self.stems.terms(question)):
-            postings = self.postings.get(term, [])
-            if not postings:
-                continue
-            idf = math.log(1.0 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-            for doc, tf in postings:
-                norm = K1 * (1.0 - B + B * self.lengths[doc] / avgdl)
-                scores[doc] += idf * tf * (K1 + 1.0) / (tf + norm)
-        return best_pages(((self.pages[doc], score) for doc, score in scores.items()), depth)
+        terms = self._tokenize([question], return_ids=False)[0]
+        if not terms:
+            return []
+        scores = self._retriever.get_scores(terms)
+        return best_pages(((self.pages[i], float(scores[i])) for i in np.flatnonzero(scores > 0)), depth)
 
 
 @dataclass
