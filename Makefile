@@ -41,7 +41,7 @@ demo: venv  ## the main job: embedded Postgres + local Confluence, two customers
 	$(PY) -m tenant_rag_devtools demo
 
 test: venv sysdeps  ## the whole test suite (real Postgres, real Airflow, real HTTP, Chromium, Redis)
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder  # file order: tests/conftest.py STACK_FILES
 
 test-fast: venv  ## tests without the slow Airflow-scheduler / Celery / browser tests
 	$(PY) -m pytest -m "not scheduler and not celery and not browser"

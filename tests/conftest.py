@@ -59,10 +59,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_RUN, ignore_errors=True)
 
 
+# The files that start real Airflow services, in the order they should start on two workers. ``make test`` runs
+# ``--dist loadfile --no-loadscope-reorder``: xdist hands out files in collection order and gives each worker a second
+# file before its first one ends, so the first worker runs the 1st and 3rd of these, the other the 2nd and 4th. Paired
+# long with short (scheduler + Celery, UI instance + healing: roughly equal), the two workers end them together and
+# the many short files fill in after them. (Its default reorder by test count would start these one-test files last,
+# two at a time, and leave the longest running alone at the end.)
+STACK_FILES = (
+    "tests/integration/airflow/test_scheduler.py",
+    "tests/integration/airflow/test_ui_instance.py",
+    "tests/integration/scaleout/test_celery_dag.py",
+    "tests/integration/airflow/test_scheduler_healing.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    if path in STACK_FILES:
+        return STACK_FILES.index(path)
+    if item.get_closest_marker("scheduler") or item.get_closest_marker("celery"):
+        return len(STACK_FILES)  # a new Airflow-stack file: early, after the known ones
+    return len(STACK_FILES) + 1
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that start real Airflow processes first, the rest in their usual order: on two workers
-    (``make test``) the long ones then overlap the many short ones instead of running alone at the end."""
-    heavy = [item for item in items if item.get_closest_marker("scheduler") or item.get_closest_marker("celery")]
-    if heavy:
-        first = set(map(id, heavy))
-        items[:] = heavy + [item for item in items if id(item) not in first]
+    """Tests that start real Airflow processes first (``STACK_FILES`` order), the rest in their usual order: on two
+    workers (``make test``) the long ones then overlap the many short ones instead of running alone at the end."""
+    items.sort(key=_start_rank)  # stable: each file's tests stay in their order

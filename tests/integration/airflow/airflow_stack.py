@@ -2,7 +2,8 @@
 
 All three share one new process group, so a single ``killpg`` stops them and every task process the
 LocalExecutor forked. The metadata database is a fresh database on the embedded Postgres (LocalExecutor runs
-tasks in parallel; SQLite's single writer is not what a deployment uses). The REST API is driven with a JWT from
+tasks in parallel; SQLite's single writer is not what a deployment uses), a copy of the session's migrated
+template (``tests.fixtures.airflow_metadata``). The REST API is driven with a JWT from
 the simple auth manager's ``POST /auth/token``, for a user whose password file the test writes.
 """
 
@@ -18,14 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
-import psycopg
-from psycopg import sql
 
 from tenant_rag_airflow.dag_bundle import bundle_config
 from tenant_rag_devtools.process_group import group_alive, stop_group
+from tests.fixtures.airflow_metadata import create_metadata_database, drop_database, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -36,14 +35,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def sqlalchemy_url(libpq_url: str) -> str:
-    """``postgresql+psycopg://`` for Airflow from the embedded server's socket URL."""
-    parsed = urlparse(libpq_url)
-    host = parse_qs(parsed.query).get("host", [""])[0]
-    user = parsed.username or "postgres"
-    return f"postgresql+psycopg://{user}@/{parsed.path.lstrip('/')}?host={host}"
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
@@ -133,13 +124,16 @@ class AirflowStack:
         self.processes.append(proc)
 
     def start(self) -> None:
-        self.cli("db", "migrate", timeout=300)
+        """The services on an already migrated metadata database (``running_stack`` copies a migrated one)."""
         self._spawn("api-server", "api-server", "--port", str(self.port), "--host", "127.0.0.1", "--workers", "1")
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
-        wait_for("the API server", lambda: httpx.get(f"{self.base}/api/v2/monitor/health", timeout=5).is_success, 120)
+        # bounded, not tight: under load (other work on the cores) three Airflow start-ups took over 120 s
+        wait_for("the API server", lambda: httpx.get(f"{self.base}/api/v2/monitor/health", timeout=5).is_success, 300)
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = 5) -> None:
+        """SIGTERM the group, SIGKILL what is left after ``timeout`` s (a test stack's graceful exit asserts nothing;
+        under load the scheduler's took ~10 s, waiting for its executor's workers)."""
         if self.pgid is not None:
             stop_group(self.pgid, self.processes, timeout)
 
@@ -168,7 +162,7 @@ class AirflowStack:
         headers = {"Authorization": f"Bearer {self.token()}"}
         return httpx.request(method, f"{self.base}/api/v2{path}", headers=headers, timeout=30, **kwargs)
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
         return wait_for(f"DAG {dag_id} to be parsed", lambda: _json_if_ok(self.api("GET", f"/dags/{dag_id}")), timeout)
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
@@ -184,17 +178,13 @@ def _json_if_ok(response: httpx.Response) -> dict[str, Any] | None:
 
 
 @contextmanager
-def running_stack(server_url: str, database: str, folder: Path, env: Mapping[str, str]) -> Iterator[AirflowStack]:
-    """A started stack whose metadata database ``database`` (on the server at ``server_url``) is created fresh and
-    dropped afterwards; its logs are printed when the block fails, and no process of it survives."""
-
-    def drop(conn: psycopg.Connection[Any]) -> None:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        drop(conn)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-    stack = AirflowStack(folder, urlparse(server_url)._replace(path=f"/{database}").geturl(), env)
+def running_stack(
+    server_url: str, database: str, template: str, folder: Path, env: Mapping[str, str]
+) -> Iterator[AirflowStack]:
+    """A started stack whose metadata database ``database`` (on the server at ``server_url``) is created fresh, a copy
+    of the migrated ``template``, and dropped afterwards; its logs are printed when the block fails, and no process
+    of it survives."""
+    stack = AirflowStack(folder, create_metadata_database(server_url, database, template), env)
     try:
         stack.start()
         yield stack
@@ -204,5 +194,4 @@ def running_stack(server_url: str, database: str, folder: Path, env: Mapping[str
     finally:
         stack.stop()
         assert not stack.group_alive(), "Airflow processes survived the process-group kill"
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            drop(conn)
+        drop_database(server_url, database)

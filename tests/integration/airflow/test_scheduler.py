@@ -53,11 +53,16 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
 
 @pytest.fixture
 def stack(
-    pg_server_url: str, pg_url: str, site: LocalSite, customers_dir: Path, tmp_path: Path
+    pg_server_url: str,
+    airflow_metadata_template: str,
+    pg_url: str,
+    site: LocalSite,
+    customers_dir: Path,
+    tmp_path: Path,
 ) -> Iterator[AirflowStack]:
     # two shards wanted, one file present: the project's DAG bundle must write shard 1 for the DAG processor
     env = {"TENANT_RAG_CUSTOMERS_DIR": str(customers_dir), "TENANT_RAG_DAG_SHARDS": "2"}
-    with running_stack(pg_server_url, f"airflow_meta_{os.getpid()}", tmp_path, env) as stack:
+    with running_stack(pg_server_url, f"airflow_meta_{os.getpid()}", airflow_metadata_template, tmp_path, env) as stack:
         yield stack
 
 

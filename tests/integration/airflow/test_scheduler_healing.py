@@ -51,7 +51,12 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSite]:
 
 @pytest.fixture
 def stack(
-    pg_server_url: str, pg_url: str, site: LocalSite, customers_dir: Path, tmp_path: Path
+    pg_server_url: str,
+    airflow_metadata_template: str,
+    pg_url: str,
+    site: LocalSite,
+    customers_dir: Path,
+    tmp_path: Path,
 ) -> Iterator[AirflowStack]:
     env = {
         "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir),
@@ -59,7 +64,7 @@ def stack(
         # Airflow would fail the dead task after this long: longer than the test, so only the lease can heal
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "3600",
     }
-    with running_stack(pg_server_url, f"airflow_heal_{os.getpid()}", tmp_path, env) as stack:
+    with running_stack(pg_server_url, f"airflow_heal_{os.getpid()}", airflow_metadata_template, tmp_path, env) as stack:
         yield stack
 
 

@@ -1,7 +1,8 @@
 """A real, local Airflow 3 cluster on CeleryExecutor: Redis, api-server, scheduler, dag-processor, N Celery workers.
 
 Every process runs in its own process group and is stopped by a group kill; every wait is bounded. Airflow's
-metadata lives in its own database on the given PostgreSQL server; Celery's result backend is that database too.
+metadata lives in its own database on the given PostgreSQL server, a copy of the session's migrated template
+(``tests.fixtures.airflow_metadata``); Celery's result backend is that database too.
 Each worker reports a distinct hostname (through ``[core] hostname_callable``), so task instances show where they ran.
 """
 
@@ -24,6 +25,8 @@ from urllib.parse import urlparse
 import httpx
 import psycopg
 from psycopg import sql
+
+from tests.fixtures.airflow_metadata import create_metadata_database
 
 ROOT = Path(__file__).resolve().parents[3]
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
@@ -101,7 +104,8 @@ class AirflowCluster:
             out.append(f"--- {name} ---\n" + "\n".join(text))
         return "\n".join(out)
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM every group, SIGKILL them after ``timeout`` s (a Celery worker's warm shutdown asserts nothing)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -128,7 +132,7 @@ class AirflowCluster:
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, f"{self.api_url}/api/v2{path}", headers=self._headers(), timeout=30, **kwargs)
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 90) -> None:
+    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> None:
         def parsed() -> bool:
             self.check_alive()
             return self.api("GET", f"/dags/{dag_id}").status_code == 200
@@ -160,12 +164,6 @@ class AirflowCluster:
 
 def _airflow_db_url(server_url: str, database: str, driver: str) -> str:
     return urlparse(server_url)._replace(scheme=driver, path=f"/{database}").geturl()
-
-
-def _create_database(server_url: str, database: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 def drop_database(server_url: str, database: str) -> None:
@@ -220,19 +218,21 @@ def start_cluster(
     home: Path,
     *,
     server_url: str,
+    template: str,
     dags_folder: Path,
     workers: int = 2,
     pool_slots: int = 4,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[AirflowCluster]:
-    """Start Redis and the Airflow processes; yield once the api-server answers and every worker is online."""
+    """Start Redis and the Airflow processes on a copy of the migrated metadata database ``template``; yield once
+    the api-server answers and every worker is online."""
     redis = _redis_server_binary()
     home.mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(exist_ok=True)
     (home / "pylib").mkdir(exist_ok=True)
     (home / "pylib" / "scaleout_identity.py").write_text(IDENTITY_MODULE)
     database = f"airflow_meta_{os.getpid()}_{secrets.token_hex(3)}"
-    _create_database(server_url, database)
+    create_metadata_database(server_url, database, template)
     redis_port, api_port = free_port(), free_port()
     env = cluster_env(
         home,
@@ -250,17 +250,6 @@ def start_cluster(
             "redis",
             [redis, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         )
-        migrate = subprocess.run(
-            [str(AIRFLOW_BIN), "db", "migrate"],
-            check=False,
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        if migrate.returncode != 0:
-            raise ClusterError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}\n{migrate.stderr[-3000:]}")
         pool = subprocess.run(
             [str(AIRFLOW_BIN), "pools", "set", "embedding_api", str(pool_slots), "shared embedding API pool"],
             check=False,
@@ -297,13 +286,13 @@ def start_cluster(
             cluster.check_alive()
             return httpx.get(f"{cluster.api_url}/api/v2/monitor/health", timeout=5).status_code == 200
 
-        wait_until("the api-server", api_up, timeout=120)
+        wait_until("the api-server", api_up, timeout=300)  # bounded, not tight: start-ups are slow under load
 
         def workers_ready() -> bool:
             cluster.check_alive()
             return all("ready" in (home / "logs" / f"{name}.log").read_text(errors="replace").lower() for name in names)
 
-        wait_until("the Celery workers", workers_ready, timeout=120)
+        wait_until("the Celery workers", workers_ready, timeout=300)
         yield cluster
     except ClusterError as exc:
         raise ClusterError(f"{exc}\n{cluster.log_tails()}") from exc

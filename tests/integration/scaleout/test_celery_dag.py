@@ -102,6 +102,7 @@ def _as_array(value: Any) -> np.ndarray:
 def test_customer_dag_on_two_celery_workers(
     tmp_path: Path,
     pg_server_url: str,
+    airflow_metadata_template: str,
     pg_url: str,
     customers_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -115,6 +116,7 @@ def test_customer_dag_on_two_celery_workers(
     with start_cluster(
         tmp_path / "airflow",
         server_url=pg_server_url,
+        template=airflow_metadata_template,
         dags_folder=ROOT / "dags",
         extra_env={"TENANT_RAG_STAGING_DIR": str(staging), "TENANT_RAG_CUSTOMERS_DIR": str(customers_dir)},
     ) as cluster:
