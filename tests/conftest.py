@@ -65,6 +65,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # long with short (scheduler + Celery, UI instance + healing: roughly equal), the two workers end them together and
 # the many short files fill in after them. (Its default reorder by test count would start these one-test files last,
 # two at a time, and leave the longest running alone at the end.)
+STACK_TEST_TIMEOUT_S = 1200
 STACK_FILES = (
     "tests/integration/airflow/test_scheduler.py",
     "tests/integration/airflow/test_ui_instance.py",
@@ -86,3 +87,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests that start real Airflow processes first (``STACK_FILES`` order), the rest in their usual order: on two
     workers (``make test``) the long ones then overlap the many short ones instead of running alone at the end."""
     items.sort(key=_start_rank)  # stable: each file's tests stay in their order
+    for item in items:
+        if _start_rank(item) <= len(STACK_FILES) and item.get_closest_marker("timeout") is None:
+            # a whole Airflow stack (start-up waits up to 300 s each): the suite's 600 s per test is too tight on a
+            # loaded machine (an api-server once took 121 s to answer); a hang still ends the test
+            item.add_marker(pytest.mark.timeout(STACK_TEST_TIMEOUT_S))
