@@ -31,8 +31,9 @@ from tenant_rag import text_analysis
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import close_pools
 from tenant_rag.documents import PageFormatError, read_page
+from tenant_rag.embedding.shared import shared_embedder
 from tenant_rag.pipeline import run_update
-from tenant_rag.query import CustomerQueryManager, shared_embedder
+from tenant_rag.query import CustomerQueryManager
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "retrieval_dev" / "questions.json"
 PLAIN_BM25 = "plain BM25 (bm25s)"

@@ -12,9 +12,7 @@ is read through its permission views, which show nothing to a query that does no
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from tenant_rag.config import CustomerConfig, RAGConfig
 from tenant_rag.constants import MAX_QUESTION_CHARS, MAX_TOP_K, SPACE_KEY_PATTERN
 from tenant_rag.db import DatabaseError, ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.embedding.base import Embedder
+from tenant_rag.embedding.shared import shared_embedder
 from tenant_rag.errors import TenantRagError
 from tenant_rag.permissions import Identity
 from tenant_rag.query_history import recent_queries, record_query
@@ -107,36 +106,6 @@ def validate_query(
         if bad:
             raise ValueError(f"{who}: space_keys {bad} are not Confluence space keys")
     return question.strip(), k, str(chosen), keys
-
-
-_embedders: dict[tuple[str, ...], Embedder] = {}
-_embedders_lock = threading.Lock()
-
-
-def shared_embedder(rag: RAGConfig, customer_id: str) -> Embedder:
-    """One query embedder per (model, dimension, credentials), shared by every customer that uses it.
-
-    The key includes a digest of the resolved API key and base URL, so a rotated key or a moved endpoint gets
-    a new client instead of a stale one.
-    """
-    from tenant_rag.config import GEMINI_MODEL
-    from tenant_rag.embedding.factory import embedding_model_id, get_embedder, resolve_gemini_credentials
-
-    key: tuple[str, ...] = (embedding_model_id(rag), str(rag.dimensions))
-    if rag.embedding_model == GEMINI_MODEL:
-        api_key, base_url = resolve_gemini_credentials(rag, None, None)
-        key += (hashlib.sha256(f"{api_key}\x00{base_url}".encode()).hexdigest(),)
-    with _embedders_lock:
-        embedder = _embedders.get(key)
-        if embedder is None:
-            embedder = get_embedder(rag, customer_id=customer_id)
-            _embedders[key] = embedder
-        return embedder
-
-
-def clear_shared_embedders() -> None:
-    with _embedders_lock:
-        _embedders.clear()
 
 
 class CustomerQueryManager:

@@ -17,9 +17,9 @@ from tenant_rag.customers import CustomerManager
 from tenant_rag.db import admin_connection, close_pools, ensure_vector_types, set_local_role
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.offline import WordLlamaEmbedder
+from tenant_rag.embedding.shared import clear_shared_embedders
 from tenant_rag.manager import CustomerRAGManager
 from tenant_rag.naming import generate_collection_name
-from tenant_rag.query import clear_shared_embedders
 from tenant_rag.rag_factory import RAGFactory
 from tenant_rag.store.generations import Target, register_target, signature_for
 from tenant_rag.store.names import StoreNames
