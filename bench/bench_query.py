@@ -173,11 +173,15 @@ def others_from(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def exact_top_parents(matrix: np.ndarray, query: np.ndarray, k: int) -> list[str]:
-    """The floor: cosine distance to every chunk in memory, best chunk per parent, top-k parents."""
+    """The floor, with the query path's answer: cosine distance to every chunk in memory, the k pages whose best
+    chunk is closest, and for each the parent holding that chunk (one page fills at most one slot)."""
     scores = np.einsum("ij,j->i", matrix, query)  # single-threaded: BLAS threads only add noise on 2 busy cores
-    parent_best = scores.reshape(-1, CHUNKS_PER_PARENT).max(axis=1)
-    top = np.argpartition(-parent_best, k)[:k]
-    return [f"q{i}" for i in top[np.argsort(-parent_best[top])]]
+    by_page = scores.reshape(-1, CHUNKS_PER_PAGE)
+    page_best = by_page.max(axis=1)
+    top = np.argpartition(-page_best, k)[:k]
+    top = top[np.argsort(-page_best[top])]
+    best_chunks = top * CHUNKS_PER_PAGE + by_page[top].argmax(axis=1)
+    return [f"q{chunk // CHUNKS_PER_PARENT}" for chunk in best_chunks]
 
 
 def measure_customer_a(url: str, matrix: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
