@@ -14,7 +14,8 @@ mode (vector, lexical, hybrid) and every cell, side by side, the cells' order ro
 customer's ``rag.permissions: off``, then ``enforce`` as each of the three users. Checked against brute force
 (``bench.exact_reference``): vector recall@10 against the exact top 10 of the visible pages; lexical top 10
 against an exact BM25 over the visible chunks; rows returned (k whenever k readable pages qualify); and no page the
-user may not read in any answer.
+user may not read in any answer. Then the timing probe (``bench.permission_timing``, planted in pages hidden from
+every user): does a word or a vector that only hidden pages match answer at another speed than one nothing matches?
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import permission_timing
 from bench.common import collector_paused, fresh_database, latency_summary_ms, print_machine, ratio, write_result
 from bench.datagen import chunk_texts
 from bench.exact_reference import ExactBM25, exact_vector_pages, same_top_scores
@@ -137,12 +139,11 @@ def embed(texts: list[str], questions: list[str]) -> tuple[np.ndarray, np.ndarra
     return matrix.astype(np.float32), queries.astype(np.float32), embedder.model_id
 
 
-def measure(url: str, questions: list[str], query_vectors: np.ndarray, model_id: str) -> dict[str, Any]:
+def measure(url: str, questions: list[str], embedder: PrecomputedEmbedder) -> dict[str, Any]:
     """Every question in every mode and cell, interleaved; latencies and the pages each answer returned."""
     from tenant_rag.permissions import Identity
     from tenant_rag.query import CustomerQueryManager
 
-    embedder = PrecomputedEmbedder(model_id, dict(zip(questions, query_vectors, strict=True)))
     manager = CustomerQueryManager(url, embedder_factory=lambda rag, customer: embedder)
     off, enforce = _config("off"), _config("enforce")
     asking = {"off": (off, None)} | {f"hidden {h}%": (enforce, Identity(f"user{h}", (f"sees{h}",))) for h in HIDDEN}
@@ -220,6 +221,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts, questions = texts[: args.chunks], [" ".join(t.split()[:12]) for t in texts[args.chunks :]]
     matrix, query_vectors, model_id = embed(texts, questions)
     ranks = page_ranks(args.chunks // CHUNKS_PER_PAGE)
+    probe = permission_timing.Probe(texts, matrix, ranks, CHUNKS_PER_PAGE)  # plants words and vectors: hidden
+    embedder = PrecomputedEmbedder(model_id, dict(zip(questions, query_vectors, strict=True)) | probe.vectors())
     pages = build_pages(texts, matrix, model_id, ranks)
     bm25 = ExactBM25([c.lexical for p in pages for c in p.chunks], np.arange(args.chunks) // CHUNKS_PER_PAGE)
     print(f"inputs ready in {time.perf_counter() - started:.0f}s", flush=True)
@@ -227,9 +230,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         load_s = load(url, pages)
         print(f"loaded {args.chunks:,} chunks in {load_s:.1f}s", flush=True)
         measured_at = time.perf_counter()
-        run = measure(url, questions, query_vectors, model_id)
+        run = measure(url, questions, embedder)
         measure_s = time.perf_counter() - measured_at
         close_pools(url)
+        with fresh_database("permissions_terms", copy_of=url) as filtered_url:
+            permission_timing.filtered_copy(filtered_url)
+            urls = {"indexed": url, "filtered": filtered_url}
+            timing = permission_timing.run(urls, embedder, probe, questions, WARM_UP)
+            close_pools(url)
+            close_pools(filtered_url)
     checks = check(run["answers"], questions, query_vectors, matrix, bm25, ranks)
     cells: dict[str, dict[str, Any]] = {}
     for mode in MODES:
@@ -251,12 +260,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_s": round(load_s, 1),
         "measure_s": round(measure_s, 1),
         "cells": cells,
+        "timing": {key: value for key, value in timing.items() if key != "rows"},
         "targets": {"recall_at_10": ">= 0.95", "short_results": "0", "hidden_rows_returned": "0"},
     }
-    return report(figures, quick=args.quick)
+    return report(figures, timing["rows"], quick=args.quick)
 
 
-def report(figures: dict[str, Any], *, quick: bool) -> dict[str, Any]:
+def report(figures: dict[str, Any], timing_rows: list[list[Any]], *, quick: bool) -> dict[str, Any]:
     rows = []
     for cell in figures["cells"].values():
         quality = cell["recall_at_10"] if cell["mode"] == "vector" else cell["exact_top_k_share"]
@@ -284,8 +294,9 @@ def report(figures: dict[str, Any], *, quick: bool) -> dict[str, Any]:
         figures=figures,
         headers=HEADERS,
         rows=rows,
-        notes=notes,
+        notes=notes + permission_timing.notes(figures["timing"]),
         quick=quick,
+        tables=[("Timing probe: hidden matching pages vs none", permission_timing.HEADERS, timing_rows)],
     )
 
 

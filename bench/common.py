@@ -259,8 +259,10 @@ def write_result(
     rows: Sequence[Sequence[Any]],
     notes: Sequence[str] = (),
     quick: bool = False,
+    tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
 ) -> dict[str, Any]:
-    """Write ``bench/results/<name>.json`` and ``<name>.md``; print the table. Returns the JSON payload."""
+    """Write ``bench/results/<name>.json`` and ``<name>.md``; print the table (and ``tables``: further (title,
+    headers, rows) after it). Returns the JSON payload."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     info = machine_info()
     payload = {
@@ -271,10 +273,17 @@ def write_result(
         "machine": info,
         "figures": figures,
         "table": {"headers": list(headers), "rows": [list(r) for r in rows]},
+        **(
+            {"tables": [{"title": t, "headers": list(h), "rows": [list(r) for r in rs]} for t, h, rs in tables]}
+            if tables
+            else {}
+        ),
         "notes": list(notes),
     }
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     md = [f"### {title}{' (quick mode)' if quick else ''}", "", markdown_table(headers, rows), ""]
+    for table_title, table_headers, table_rows in tables:
+        md += [f"#### {table_title}", "", markdown_table(table_headers, table_rows), ""]
     md += [f"- {note}" for note in notes]
     md.append(f"- machine: {machine_line(info)}")
     text = "\n".join(md) + "\n"

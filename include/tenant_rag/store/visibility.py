@@ -36,6 +36,12 @@ from tenant_rag.store.names import VIEWED_KINDS, StoreNames
 PERMISSIONS_SETTING = "tenant_rag.permissions"
 PRINCIPALS_SETTING = "tenant_rag.principals"
 
+# The asking user's principals as text[] (a scalar subquery: an InitPlan, parsed once per statement); unset: none.
+PRINCIPALS_ARRAY = (
+    "(SELECT ARRAY(SELECT jsonb_array_elements_text("
+    "nullif(current_setting('tenant_rag.principals', true), '')::jsonb)))"
+)
+
 # A CASE, not ``off OR readers && ...``: the planner cannot know either setting when it plans, and it estimated the
 # OR at 1.5 % of the rows (0.5 % for the equality of two non-columns, 1 % for an array overlap with an unknown
 # array), so with that filter a sequential scan and sort of every chunk beat the HNSW index for ``ORDER BY distance
@@ -43,8 +49,7 @@ PRINCIPALS_SETTING = "tenant_rag.principals"
 # is a plain boolean expression to it, estimated at half the rows, and the HNSW, GIN and btree indexes serve again.
 _VISIBLE_ROWS = (
     "CASE WHEN current_setting('tenant_rag.permissions', true) = 'off' THEN true"
-    " ELSE readers && (SELECT ARRAY(SELECT jsonb_array_elements_text("
-    "nullif(current_setting('tenant_rag.principals', true), '')::jsonb))) END"
+    f" ELSE readers && {PRINCIPALS_ARRAY} END"
 )
 
 # %(local)s: true inside a transaction, false for the session of an autocommit connection (the vector query's single

@@ -15,6 +15,7 @@ from tenant_rag.permissions import Identity
 from tenant_rag.pipeline import run_update
 from tenant_rag.query import CustomerQueryManager
 from tenant_rag.query_permissions import PermissionsNotBuiltError
+from tenant_rag.store.indexes import create_index
 from tenant_rag.store.names import VIEWED_KINDS
 from tenant_rag.store.schema import STORE_FORMAT, store_names
 from tests.integration.rag.rag_core_support import (
@@ -39,6 +40,7 @@ def _write_format_2_layout(url: str, customer_id: str, generation: int) -> None:
             table = names.gen_table(generation, kind)
             conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN readers CASCADE").format(table))  # and its view
             conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(names.role)))
+        create_index(conn, names, generation, ("chunks", "terms", "gin"))  # format 2's GIN: the terms only
         conn.execute(sql.SQL("UPDATE {} SET store_format = 2").format(names.meta))
 
 
