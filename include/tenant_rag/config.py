@@ -151,6 +151,11 @@ class RAGConfig(_Model):
     permissions: Literal["off", "enforce"] = Field(
         "off", description="off | enforce: answer only from pages the asking user may read (readers recorded at export)"
     )
+    permissions_vector_search: Literal["exact", "hnsw"] = Field(
+        "exact",
+        description="under enforce, the vector side: exact (a scan of the user's readable chunks; its time tells "
+        "nothing of where hidden pages lie) | hnsw (faster; walks past nearby hidden chunks, measurably)",
+    )
 
     @field_validator("collection_name")
     @classmethod

@@ -157,7 +157,11 @@ class CustomerQueryManager:
             if generation is None:
                 raise IndexNotReadyError(f"customer {config.customer_id!r}: the index has not been built yet")
             permissions = query_permissions(config, generation.signature.store_format, identity)
-            names = store.reading(generation.signature.store_format, enforced=permissions.enforced)
+            names = store.reading(
+                generation.signature.store_format,
+                enforced=permissions.enforced,
+                exact_when_filtered=config.rag.permissions_vector_search == "exact",
+            )
             vector = None
             if mode != "lexical":
                 embedder = self._embedder_factory(generation.signature.rag_config(config.rag), config.customer_id)

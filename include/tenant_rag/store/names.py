@@ -28,11 +28,20 @@ class StoreNames:
     permission_views: bool = False
     # ...which filter (``rag.permissions: enforce``): a search must scan past the rows they hide
     filtered: bool = False
+    # ...and the vector side then scans the readable chunks exactly instead of walking the HNSW graph past hidden
+    # ones (``rag.permissions_vector_search: exact``)
+    exact_when_filtered: bool = False
 
-    def reading(self, store_format: int, *, enforced: bool) -> StoreNames:
+    def reading(self, store_format: int, *, enforced: bool, exact_when_filtered: bool = False) -> StoreNames:
         """The names the tenant's query path reads a generation of ``store_format`` through."""
         views = store_format >= PERMISSIONS_STORE_FORMAT
-        return replace(self, permission_views=views, filtered=views and enforced)
+        filtered = views and enforced
+        return replace(
+            self,
+            permission_views=views,
+            filtered=filtered,
+            exact_when_filtered=filtered and exact_when_filtered,
+        )
 
     def table(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)

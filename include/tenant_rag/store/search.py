@@ -9,6 +9,9 @@ One search serves both answers: ``vector_parents`` (the ranking, for hybrid sear
 - HNSW cosine search (``hnsw.iterative_scan = relaxed_order`` under a space filter) that over-fetches children (at
   least ``4 k``, 40) and groups them in SQL; when that yields fewer than ``k`` pages while more children exist,
   the fetch grows; if it still comes back short (a selective space filter), an exact grouped scan answers.
+- Under permission enforcement with ``rag.permissions_vector_search: exact`` (the default) the exact grouped scan of
+  the readable chunks answers at once: the HNSW walk past hidden neighbours takes measurably longer when hidden pages
+  lie near the question (``bench.permission_timing``), the scan's time depends only on what the table holds.
 - Each attempt is ONE round trip: the scan settings (the ``ef_search`` derived on the server from the store's size)
   and the search go out together in a pipeline, with the query vector in binary.
 - lexical (``lexical_search``) and hybrid (``hybrid_search``) search live beside this module and return the
@@ -28,7 +31,7 @@ from psycopg import sql
 
 from tenant_rag.db import set_local_role
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.visibility import permission_settings
+from tenant_rag.store.visibility import SET_PERMISSIONS_SQL, permission_settings
 
 MAX_EF_SEARCH = 1000
 # hnsw.ef_search grows with the store: chunks / EF_PER_CHUNKS, between MIN_EF_SEARCH and MAX_AUTO_EF_SEARCH (and
@@ -199,7 +202,9 @@ def vector_parents(
 ) -> list[Hit]:
     """The best parent of each of the ``k`` best pages, best first; expects a transaction switched to the customer's
     tenant role."""
-    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session=None)
+    rows = None
+    if not names.exact_when_filtered:
+        rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=False, session=None)
     return _exact_hits(conn, names, generation, query_vector, k, space_keys) if rows is None else _hits(rows)
 
 
@@ -225,13 +230,17 @@ def vector_parent_records(
     session = None
     if session_role is not None:
         session = {"role": session_role, **(permissions or permission_settings([]))}
-    rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=True, session=session)
+    rows = None
+    if not names.exact_when_filtered:
+        rows = _hnsw_rows(conn, names, generation, query_vector, k, space_keys, records=True, session=session)
     if rows is not None:
         return [(hit, parent_record(row[3:])) for hit, row in zip(_hits(rows), rows, strict=True)]
-    if session_role is None:
+    if session is None:
         return with_records(conn, names, generation, _exact_hits(conn, names, generation, query_vector, k, space_keys))
     with conn.transaction():
-        set_local_role(conn, session_role)
+        set_local_role(conn, session["role"])
+        asker = {name: session[name] for name in ("permissions", "principals")}
+        conn.execute(SET_PERMISSIONS_SQL, {**asker, "local": True})
         return with_records(conn, names, generation, _exact_hits(conn, names, generation, query_vector, k, space_keys))
 
 

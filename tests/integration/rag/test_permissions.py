@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from psycopg import errors as pg_errors
@@ -20,6 +21,8 @@ from tenant_rag.query import CustomerQueryManager
 from tenant_rag.query_permissions import IdentityRequiredError
 from tenant_rag.store.names import VIEWED_KINDS
 from tenant_rag.store.schema import STORE_FORMAT, store_names
+from tenant_rag.store.search import vector_parents
+from tenant_rag.store.visibility import SET_PERMISSIONS_SQL, permission_settings
 from tests.integration.rag.rag_core_support import (
     live_generation,
     make_config,
@@ -159,3 +162,27 @@ def test_a_pooled_connection_forgets_who_asked_when_it_comes_back(pg_url: str, s
             assert settings in (("", ""), (None, None)), settings  # emptied, or never set on this connection
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(views.gen_table(generation, "chunks")))
             assert count.fetchone() == (0,)
+
+
+@pytest.mark.parametrize("search", ["exact", "hnsw"])
+def test_the_enforced_vector_side_scans_the_readable_chunks_unless_told_to_walk_the_graph(
+    pg_url: str, store, search: str
+) -> None:
+    """``rag.permissions_vector_search``: exact (default; no walk past hidden neighbours, whose time would tell where
+    they lie) or hnsw. The index scans of the transaction say which ran; both answer from readable pages only."""
+    config, _ = store
+    base = store_names(config)
+    generation = live_generation(pg_url, "perm")
+    names = base.reading(STORE_FORMAT, enforced=True, exact_when_filtered=search == "exact")
+    vector = np.asarray(offline_embedder().embed_query("zephyrquartz rollout in waves"), dtype=np.float32)
+    index = f"{base.schema}.g{generation}_chunks_embedding_idx"
+    for who, sees_secret in ((ALICE, True), (BOB, False)):
+        with tenant_pool(pg_url, base.role).connection() as conn, conn.transaction():
+            set_local_role(conn, base.role)
+            conn.execute(SET_PERMISSIONS_SQL, {**permission_settings(who.principals()), "local": True})
+            conn.execute("SET LOCAL enable_seqscan = off")  # nine pages: let the planner take the graph when it may
+            pages = [hit.page_id for hit in vector_parents(conn, names, generation, vector, 5)]
+            row = conn.execute("SELECT pg_stat_get_xact_numscans(%s::regclass)", (index,)).fetchone()
+        assert row is not None and (row[0] > 0) == (search == "hnsw"), (search, row)
+        assert len(pages) == 5 and ("secret" in pages) == sees_secret and "unk" not in pages, (search, pages)
+    assert config.rag.permissions_vector_search == "exact"  # the default
