@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,3 +85,60 @@ def same_top_scores(returned: Sequence[int], page_scores: dict[int, float], k: i
         return False
     got = sorted((page_scores[page] for page in returned), reverse=True)
     return all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a, b in zip(got, best, strict=True))
+
+
+def check_answers(
+    answers: dict[tuple[str, str], list[list[str]]],
+    questions: Sequence[str],
+    query_vectors: np.ndarray,
+    matrix: np.ndarray,
+    bm25: ExactBM25,
+    ranks: np.ndarray,
+    hidden_share: dict[str, float],
+    *,
+    k: int,
+    chunks_per_page: int,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each (mode, cell)'s answers (page ids ``pg00042``, one list per question) against brute force over the pages
+    the cell's user may read: a page ranked below ``hidden_share[cell]`` is hidden from them."""
+    pages = len(ranks)
+    page_of_chunk = np.arange(len(matrix)) // chunks_per_page
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for (mode, cell), got in answers.items():
+        visible = ranks >= hidden_share[cell]
+        visible_chunks = visible[page_of_chunk]
+        recalls, exact_lexical, short, leaked = [], 0, 0, 0
+        for returned_ids, question, vector in zip(got, questions, query_vectors, strict=True):
+            returned = [int(p[2:]) for p in returned_ids]
+            leaked += sum(1 for p in returned if not visible[p])
+            qualifying = int(visible.sum())
+            if mode == "vector":
+                exact = exact_vector_pages(matrix, page_of_chunk, pages, visible, vector, k)
+                recalls.append(len(set(returned) & set(exact)) / k)
+            elif mode == "lexical":
+                scores = bm25.page_scores(question, visible_chunks)
+                qualifying = len(scores)
+                exact_lexical += same_top_scores(returned, scores, k)
+            short += len(returned) < k <= qualifying
+        out[(mode, cell)] = {
+            "visible_pages": int(visible.sum()),
+            "recall_at_10": round(float(np.mean(recalls)), 4) if recalls else None,
+            "recall_min": round(float(np.min(recalls)), 2) if recalls else None,
+            "exact_top_k_share": round(exact_lexical / len(got), 4) if mode == "lexical" else None,
+            "short_results": short,
+            "hidden_rows_returned": leaked,
+            "queries": len(got),
+        }
+    return out
+
+
+def targets_missed(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The cells that miss a target: recall (1.0 where the search is exact), short answers, hidden rows."""
+    out = []
+    for name, cell in results.items():
+        recall, floor = cell["recall_at_10"], 1.0 if "exact" in cell["cell"] else 0.95
+        if recall is not None and recall < floor:
+            out.append(f"{name}: recall@10 {recall} < {floor}")
+        if cell["short_results"] or cell["hidden_rows_returned"]:
+            out.append(f"{name}: {cell['short_results']} short, {cell['hidden_rows_returned']} hidden rows")
+    return out

@@ -9,10 +9,13 @@ shape (a made-up word planted nowhere, a vector next to a random direction where
 mode, the order within a pair alternating. The questions are the bare word (an attacker's best probe: no other
 work dilutes the difference). Both answer nothing the user may read of the planted pages; only the time can differ.
 
-Each pair runs against two copies of the store side by side: ``indexed`` (the generation's indexes as built now:
-the GIN over the terms has the readers as second column) and ``filtered`` (a file copy whose GIN holds the terms
-only, as generations were built before: hidden candidates are fetched from the table and filtered out). The same
-copies answer the main questions in ``off`` mode, interleaved, to show the index costs off mode nothing.
+Vector and hybrid pairs run with each ``rag.permissions_vector_search`` side by side: ``exact`` (the default: an
+exact scan of the readable chunks) and ``hnsw`` (the iterative HNSW scan, which walks past hidden neighbours).
+Lexical pairs (the setting does not touch them) run against two copies of the store side by side: ``indexed`` (the
+generation's indexes as built now: the GIN over the terms has the readers as second column) and ``filtered`` (a
+file copy whose GIN holds the terms only, as generations were built before: hidden candidates are fetched from the
+table and filtered out). The same copies answer the main questions in ``off`` mode, interleaved, to show the index
+costs off mode nothing.
 
 Significance: a paired sign-flip permutation test of the median of the per-pair differences (no scipy here).
 """
@@ -32,7 +35,9 @@ CLUSTER_NOISE = 0.02  # per dimension (256-d: a cluster radius of about 0.3)
 PROBE_USER = 50  # the user who may not read 50 % of the pages
 PERMUTATIONS = 5000
 STORES = ("indexed", "filtered")
-HEADERS = ["mode", "store", "hidden p50 ms", "hidden p95 ms", "control p50 ms", "control p95 ms"]
+SEARCHES = ("exact", "hnsw")  # rag.permissions_vector_search
+ARMS = ("hidden", "control")
+HEADERS = ["mode", "store", "vector search", "hidden p50 ms", "hidden p95 ms", "control p50 ms", "control p95 ms"]
 HEADERS += ["median of differences ms", "p (sign-flip)"]
 
 
@@ -106,38 +111,47 @@ def sign_flip_p(differences: np.ndarray, seed: int = 3) -> float:
     return float((np.count_nonzero(flipped >= observed) + 1) / (PERMUTATIONS + 1))
 
 
+def probe_cells(mode: str) -> list[tuple[str, str, str]]:
+    """(store, vector search, arm) a mode is probed in: lexical on both stores (its GIN differs; the vector search
+    setting does not touch it), vector and hybrid on the indexed store with each ``rag.permissions_vector_search``."""
+    if mode == "lexical":
+        return [(store, "exact", arm) for store in STORES for arm in ARMS]
+    return [("indexed", search, arm) for search in SEARCHES for arm in ARMS]
+
+
 def measure_probe(
     managers: dict[str, Any], probe: Probe, pairs: int, warm_up: int, modes: tuple[str, ...]
-) -> dict[tuple[str, str, str], list[float]]:
-    """Latencies (seconds) per (mode, store, arm), pair by pair, the two stores and the two arms interleaved."""
+) -> dict[tuple[str, str, str, str], list[float]]:
+    """Latencies (seconds) per (mode, store, vector search, arm), pair by pair, every cell of a mode interleaved."""
     from bench.bench_permissions import K, _config
     from bench.common import collector_paused
     from tenant_rag.permissions import Identity
 
-    config, identity = _config("enforce"), Identity(f"user{PROBE_USER}", (f"sees{PROBE_USER}",))
-    cells = [(store, arm) for store in STORES for arm in ("hidden", "control")]
-    out: dict[tuple[str, str, str], list[float]] = {(m, s, a): [] for m in modes for s, a in cells}
+    configs = {search: _config("enforce", search) for search in SEARCHES}
+    identity = Identity(f"user{PROBE_USER}", (f"sees{PROBE_USER}",))
+    out: dict[tuple[str, str, str, str], list[float]] = {(m, *c): [] for m in modes for c in probe_cells(m)}
     with collector_paused():
         for i in range(warm_up + pairs):
             for mode in modes:
-                order = cells if i % 2 == 0 else cells[::-1]
-                for store, arm in order[i % 4 :] + order[: i % 4]:
+                order = probe_cells(mode) if i % 2 == 0 else probe_cells(mode)[::-1]
+                for store, search, arm in order[i % len(order) :] + order[: i % len(order)]:
                     word = probe.questions[arm][i % WORDS][0]
                     started = time.perf_counter()
-                    result = managers[store].query(config, word, top_k=K, mode=mode, identity=identity)
+                    result = managers[store].query(configs[search], word, top_k=K, mode=mode, identity=identity)
                     elapsed = time.perf_counter() - started
                     if any(d.metadata["page_id"] in probe.unreadable for d in result.documents):
                         raise AssertionError("a probed answer held a page its user may not read")
                     if i >= warm_up:
-                        out[(mode, store, arm)].append(elapsed)
+                        out[(mode, store, search, arm)].append(elapsed)
     return out
 
 
-def summarise(latencies: dict[tuple[str, str, str], list[float]]) -> tuple[dict[str, Any], list[list[Any]]]:
+def summarise(latencies: dict[tuple[str, str, str, str], list[float]]) -> tuple[dict[str, Any], list[list[Any]]]:
     figures: dict[str, Any] = {}
     rows = []
-    for mode, store in sorted({(m, s) for m, s, _ in latencies}, key=lambda c: (c[0] != "vector", c[0], c[1])):
-        hidden, control = (np.array(latencies[(mode, store, arm)]) * 1000.0 for arm in ("hidden", "control"))
+    cells = sorted({key[:3] for key in latencies}, key=lambda c: (c[0] != "vector", c[0], c[1], c[2]))
+    for mode, store, search in cells:
+        hidden, control = (np.array(latencies[(mode, store, search, arm)]) * 1000.0 for arm in ARMS)
         differences = hidden - control
         cell = {
             "hidden_p50_ms": round(float(np.percentile(hidden, 50)), 3),
@@ -148,8 +162,9 @@ def summarise(latencies: dict[tuple[str, str, str], list[float]]) -> tuple[dict[
             "p_sign_flip": round(sign_flip_p(differences), 4),
             "pairs": len(differences),
         }
-        figures[f"{mode} / {store}"] = cell
-        rows.append([mode, store, *cell.values()][:-1])
+        search_label = "-" if mode == "lexical" else search
+        figures[f"{mode} / {store}" + ("" if mode == "lexical" else f" / {search}")] = cell
+        rows.append([mode, store, search_label, *cell.values()][:-1])
     return figures, rows
 
 
@@ -196,7 +211,8 @@ def notes(timing: dict[str, Any]) -> list[str]:
         f"{planted['words']} made-up words in {planted['chunks_per_word']:,} chunks each, {planted['clusters']} "
         f"vector clusters of {planted['chunks_per_cluster']:,} chunks; the user who may not read {PROBE_USER} % asks "
         "the bare word (hidden: planted; control: planted nowhere) with a vector next to a planted cluster (hidden) "
-        "or next to a random direction (control), pair by pair, order alternating, both copies of the store "
+        "or next to a random direction (control), pair by pair, order rotating; vector and hybrid with "
+        "rag.permissions_vector_search exact (default) and hnsw, interleaved; lexical on both copies of the store "
         "interleaved: indexed = the GIN over (terms, readers) of this version, filtered = a copy with the terms-only "
         "GIN of earlier generations; p = paired sign-flip permutation test of the median difference",
         "off mode, main questions, the two copies interleaved, p50 ms indexed / filtered: lexical "
