@@ -111,19 +111,6 @@ def _mark_returned(conn: psycopg.Connection[Any]) -> None:
     _returned_at[conn] = time.monotonic()
 
 
-# who was asking (``tenant_rag.store.visibility``): the tenant's vector search sets it for its session in its single
-# round trip; emptied when the connection comes back, so the next borrower sees nothing until it says who asks
-_FORGET_ASKER_SQL = (
-    "SELECT set_config('tenant_rag.permissions', '', false), set_config('tenant_rag.principals', '', false)"
-)
-
-
-def _reset_tenant_session(conn: psycopg.Connection[Any]) -> None:
-    """Tenant pool ``reset`` callback: forget the permission settings of the query that used the connection."""
-    conn.execute(_FORGET_ASKER_SQL)
-    _mark_returned(conn)
-
-
 def _check(conn: psycopg.Connection[Any]) -> None:
     """Pool ``check`` callback: probe the server only for a connection idle for more than ``RECENTLY_USED_S``.
 
@@ -161,7 +148,7 @@ def _get_pool(url: str, kind: str) -> ConnectionPool[Any]:
             kwargs={"autocommit": True},
             configure=_configure,
             check=_check,
-            reset=_reset_tenant_session if kind == "tenant" else _mark_returned,
+            reset=_mark_returned,
             max_idle=60.0,
             timeout=15.0,
             name=f"tenant_rag-{kind}",

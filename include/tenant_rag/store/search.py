@@ -31,7 +31,7 @@ from psycopg import sql
 
 from tenant_rag.db import set_local_role
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.visibility import SET_PERMISSIONS_SQL, permission_settings
+from tenant_rag.store.visibility import FORGET_PERMISSIONS_SQL, SET_PERMISSIONS_SQL, permission_settings
 
 MAX_EF_SEARCH = 1000
 # hnsw.ef_search grows with the store: chunks / EF_PER_CHUNKS, between MIN_EF_SEARCH and MAX_AUTO_EF_SEARCH (and
@@ -285,6 +285,8 @@ def _hnsw_rows(
             else:
                 conn.execute(SCAN_SETTINGS_SQL, {**settings, "fetch": fetch})
             cursor = conn.execute(statement, params)
+            if session is not None:
+                conn.execute(FORGET_PERMISSIONS_SQL)  # same round trip: the session keeps no asker after it
         rows = cursor.fetchall()
         fetched = int(rows[0][2]) if rows else 0
         if len(rows) >= k:

@@ -53,10 +53,17 @@ _VISIBLE_ROWS = (
 )
 
 # %(local)s: true inside a transaction, false for the session of an autocommit connection (the vector query's single
-# round trip; every query sets both again, so a session's values never outlive the next query)
+# round trip, which ends with ``FORGET_PERMISSIONS_SQL``)
 SET_PERMISSIONS_SQL = (
     "SELECT set_config('tenant_rag.permissions', %(permissions)s, %(local)s),"
     " set_config('tenant_rag.principals', %(principals)s, %(local)s)"
+)
+
+
+# the last statement of the vector search's single round trip (``search``): the session keeps no asker after it. The
+# round trip runs as one implicit transaction, so when a statement of it fails the settings roll back with it.
+FORGET_PERMISSIONS_SQL = (
+    "SELECT set_config('tenant_rag.permissions', '', false), set_config('tenant_rag.principals', '', false)"
 )
 
 

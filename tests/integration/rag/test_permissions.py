@@ -14,14 +14,14 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.db import set_local_role, tenant_pool
+from tenant_rag.db import ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.permissions import Identity
 from tenant_rag.pipeline import run_update
 from tenant_rag.query import CustomerQueryManager
 from tenant_rag.query_permissions import IdentityRequiredError
 from tenant_rag.store.names import VIEWED_KINDS
 from tenant_rag.store.schema import STORE_FORMAT, store_names
-from tenant_rag.store.search import vector_parents
+from tenant_rag.store.search import vector_parent_records, vector_parents
 from tenant_rag.store.visibility import SET_PERMISSIONS_SQL, permission_settings
 from tests.integration.rag.rag_core_support import (
     live_generation,
@@ -144,8 +144,9 @@ def test_removing_a_restriction_shows_the_page_after_the_next_run(pg_url: str, s
     assert again["pages_written"] == 0 and again["permissions_changed"] == 0
 
 
-def test_a_pooled_connection_forgets_who_asked_when_it_comes_back(pg_url: str, store) -> None:
-    """The vector search sets the asker for its session (one round trip); the next borrower must not inherit it."""
+def test_a_pooled_connection_keeps_no_asker_after_a_vector_query(pg_url: str, store) -> None:
+    """The vector search sets the asker for its session and forgets it in the same round trip; the next borrower
+    must not inherit it."""
     config, _ = store
     queries = CustomerQueryManager(pg_url)
     assert "secret" in _ids(queries.query(config, "zephyrquartz rollout", top_k=5, mode="vector", identity=ALICE))
@@ -162,6 +163,27 @@ def test_a_pooled_connection_forgets_who_asked_when_it_comes_back(pg_url: str, s
             assert settings in (("", ""), (None, None)), settings  # emptied, or never set on this connection
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(views.gen_table(generation, "chunks")))
             assert count.fetchone() == (0,)
+
+
+def test_a_connection_whose_search_failed_half_way_keeps_no_asker(pg_url: str, store) -> None:
+    """The asker is set in the first statement of the vector search's round trip; when a later one fails (here: a
+    generation that does not exist) the round trip's last statement, which forgets it, never runs: the round trip is
+    one implicit transaction, so the settings roll back with it."""
+    config, _ = store
+    base = store_names(config)
+    names = base.reading(STORE_FORMAT, enforced=True)
+    vector = np.asarray(offline_embedder().embed_query("zephyrquartz"), dtype=np.float32)
+    pool = tenant_pool(pg_url, base.role)
+    with pytest.raises(psycopg.errors.UndefinedTable), pool.connection() as conn:
+        ensure_vector_types(conn)
+        asker = permission_settings(ALICE.principals())
+        vector_parent_records(conn, names, 999, vector, 5, session_role=base.role, permissions=asker)
+    for _ in range(pool.get_stats()["pool_size"]):
+        with pool.connection() as conn:
+            settings = conn.execute(
+                "SELECT current_setting('tenant_rag.permissions', true), current_setting('tenant_rag.principals', true)"
+            ).fetchone()
+            assert settings in (("", ""), (None, None)), settings
 
 
 @pytest.mark.parametrize("search", ["exact", "hnsw"])
