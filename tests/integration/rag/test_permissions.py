@@ -149,7 +149,10 @@ def test_a_pooled_connection_keeps_no_asker_after_a_vector_query(pg_url: str, st
     must not inherit it."""
     config, _ = store
     queries = CustomerQueryManager(pg_url)
-    assert "secret" in _ids(queries.query(config, "zephyrquartz rollout", top_k=5, mode="vector", identity=ALICE))
+    graph = config.model_copy(update={"rag": config.rag.model_copy(update={"permissions_vector_search": "hnsw"})})
+    for searched in (config, graph):  # exact: settings for its transaction; hnsw: for the session of its round trip
+        answer = queries.query(searched, "zephyrquartz rollout", top_k=5, mode="vector", identity=ALICE)
+        assert "secret" in _ids(answer)
     base = store_names(config)
     views = base.reading(STORE_FORMAT, enforced=True)
     generation = live_generation(pg_url, "perm")
