@@ -8,6 +8,11 @@ UV_BOOT := $(RUN)/bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 export PYTHONPATH := $(ROOT)/include:$(ROOT)/plugins:$(ROOT)
 export TENANT_RAG_HOME := $(ROOT)
+# Every Airflow process (api-server, scheduler, each task, each CLI call) and each pytest worker is a new
+# interpreter: without cached bytecode each one compiles every module it imports from source (an `airflow` CLI start
+# took 3.5 s instead of 1.7 s). The venv is installed with its bytecode, and our own modules' bytecode is written
+# next to them (__pycache__/, ignored by git) even where the environment sets PYTHONDONTWRITEBYTECODE.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv sysdeps demo test test-fast ui airflow api bench lint typecheck lock clean
 
@@ -18,9 +23,9 @@ $(UV_BOOT)/bin/uv:
 	python3 -m venv $(UV_BOOT)
 	$(UV_BOOT)/bin/pip install -q uv==0.13.9
 
-$(VENV)/.installed: requirements.txt | $(UV)
+$(VENV)/.installed: requirements.txt Makefile | $(UV)
 	test -x $(PY) || $(UV) venv -q --python python3 $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r requirements.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --compile-bytecode -r requirements.txt
 	touch $@
 
 venv: $(VENV)/.installed  ## create/refresh the virtualenv from requirements.txt

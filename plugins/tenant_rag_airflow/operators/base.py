@@ -144,7 +144,7 @@ class TenantRagStageOperator(BaseOperator):
         )
 
     def staging(self, context: Context) -> Any:
-        from tenant_rag.pipeline import staging_for
+        from tenant_rag.pipeline.staging import staging_for
 
         return staging_for(self.customer_dir, context["run_id"], base=self.staging_base)
 

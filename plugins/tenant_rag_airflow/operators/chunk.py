@@ -44,7 +44,7 @@ class DetectChangesOperator(TenantRagStageOperator):
         self.export_task_id = export_task_id
 
     def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
-        from tenant_rag.pipeline import detect_changes
+        from tenant_rag.pipeline.detect import detect_changes
 
         export = self.upstream_stats(context, self.export_task_id)
         options = self.run_options(context, available=export.get("spaces"))
@@ -101,7 +101,7 @@ class ChunkOperator(TenantRagStageOperator):
         self.max_embed_tasks = max_embed_tasks
 
     def run_stage(self, context: Context) -> tuple[dict[str, Any], list[list[int]]]:
-        from tenant_rag.pipeline import chunk_changes
+        from tenant_rag.pipeline.chunk import chunk_changes
 
         export = self.upstream_stats(context, self.export_task_id)
         detect = self.upstream_stats(context, self.detect_task_id)

@@ -67,7 +67,7 @@ class EmbedBatchesOperator(TenantRagStageOperator):
         return get_embedder(rag, customer_id=self.customer_id)
 
     def run_stage(self, context: Context) -> tuple[dict[str, Any], None]:
-        from tenant_rag.pipeline import embed_batch
+        from tenant_rag.pipeline.embed import embed_batch
         from tenant_rag.pipeline.stats import batch_embed_stats, sum_embed_stats
 
         indexes = [int(i) for i in self.batch_indexes]

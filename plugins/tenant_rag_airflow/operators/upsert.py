@@ -25,7 +25,7 @@ class UpsertOperator(TenantRagStageOperator):
     stage = "upsert"
 
     def run_stage(self, context: Context) -> tuple[UpsertStats, None]:
-        from tenant_rag.pipeline import upsert_changes
+        from tenant_rag.pipeline.upsert import upsert_changes
 
         options = self.run_options(context)
         check_lease(self.customer_dir, context["run_id"])
