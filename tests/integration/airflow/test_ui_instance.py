@@ -19,12 +19,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from tenant_rag.config import CustomerConfig
 from tenant_rag.customers import CustomerManager
 from tenant_rag_devtools.airflow_ui import AirflowServices, api_server_healthy
 from tenant_rag_devtools.airflow_ui_config import GENERATED, write_config
+from tests.fixtures.airflow_metadata import create_metadata_database, drop_database
 from tests.integration.airflow.airflow_stack import ROOT, free_port, wait_for
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
@@ -35,16 +35,12 @@ NEW_TOKEN = "acme-api-token-7f3e"
 
 
 @pytest.fixture
-def metadata_url(pg_server_url: str) -> Iterator[str]:
-    from urllib.parse import urlparse
-
+def metadata_url(pg_server_url: str, airflow_metadata_template: str) -> Iterator[str]:
+    """The instance's metadata database: a copy of the session's migrated one (``airflow db migrate`` of an empty
+    database is what that fixture runs; here ``db migrate`` through the instance's CLI must find it current)."""
     name = f"ui_meta_{os.getpid()}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield urlparse(pg_server_url)._replace(path=f"/{name}").geturl()
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    yield create_metadata_database(pg_server_url, name, airflow_metadata_template)
+    drop_database(pg_server_url, name)
 
 
 def _clean_env(run_dir: Path) -> dict[str, str]:
