@@ -37,6 +37,9 @@ from bench.datagen import chunk_texts, unit_vectors
 DIM = 384
 CHUNKS_PER_PAGE = 50
 CHUNKS_PER_PARENT = 10
+# who may read each page (store format 3 writes them on every row): two groups and a user, as a Confluence page
+# readable by its space's groups and one named person stores them
+READERS = ["g:confluence-users", "g:bench-space", "u:5b10ac8d82e05b22cc7d4ef5"]
 PGVECTOR_MAX_ROWS = 65_535 // 5  # id, collection_id, embedding, document, cmetadata
 
 
@@ -94,6 +97,7 @@ def build_pages(texts: list[str], vectors: np.ndarray, model_id: str) -> list[An
             parent_page_id=None,
             parents=len(parents),
             chunks=len(chunks),
+            readers=READERS,
         )
         pages.append(PageRows(document, parents, chunks))
     return pages
