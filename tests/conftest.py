@@ -59,12 +59,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(_RUN, ignore_errors=True)
 
 
-# The files that start real Airflow services, in the order they should start on two workers. ``make test`` runs
-# ``--dist loadfile --no-loadscope-reorder``: xdist hands out files in collection order and gives each worker a second
-# file before its first one ends, so the first worker runs the 1st and 3rd of these, the other the 2nd and 4th. Paired
-# long with short (scheduler + Celery, UI instance + healing: roughly equal), the two workers end them together and
-# the many short files fill in after them. (Its default reorder by test count would start these one-test files last,
-# two at a time, and leave the longest running alone at the end.)
+# The files that start real Airflow services, started first. ``make test`` runs three workers with ``--dist loadfile
+# --no-loadscope-reorder``: xdist hands out files in collection order, two to each worker before the first ends, so
+# these four start at once (the 1st and 4th on one worker) and the many short files fill in around them. (Its default
+# reorder by test count would start these one-test files last and leave the longest running alone at the end.)
 STACK_TEST_TIMEOUT_S = 1200
 STACK_FILES = (
     "tests/integration/airflow/test_scheduler.py",
