@@ -34,11 +34,13 @@ from tenant_rag.query_history import recent_queries, record_query
 from tenant_rag.query_permissions import check_identity, query_permissions
 from tenant_rag.store.bm25_search import BM25Params
 from tenant_rag.store.generations import GENERATIONS_SQL, Generation, Signature
+from tenant_rag.store.hits import Hit
 from tenant_rag.store.hybrid_search import hybrid_parents
 from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.parent_records import ParentRecord, with_records
 from tenant_rag.store.schema import StoreError, store_names
-from tenant_rag.store.search import Hit, ParentRecord, vector_parent_records, with_records
+from tenant_rag.store.search import vector_parent_records
 from tenant_rag.store.visibility import SET_PERMISSIONS_SQL
 
 MODES = ("vector", "lexical", "hybrid")

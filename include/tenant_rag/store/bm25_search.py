@@ -23,9 +23,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tenant_rag.store.hits import Hit
 from tenant_rag.store.indexes import TERM_ARRAY
 from tenant_rag.store.names import StoreNames
-from tenant_rag.store.search import Hit
 from tenant_rag.store.visibility import PRINCIPALS_ARRAY
 from tenant_rag.text_analysis import analyzer_for
 

@@ -18,10 +18,11 @@ import numpy as np
 import psycopg
 
 from tenant_rag.store.bm25_search import BM25Params
+from tenant_rag.store.hits import Hit, best_per_page
 from tenant_rag.store.lexical_pages import lexical_pages
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.schema import STORE_FORMAT
-from tenant_rag.store.search import Hit, best_per_page, vector_parents
+from tenant_rag.store.search import vector_parents
 
 RRF_K = 10
 LEXICAL_WEIGHT = 4.0

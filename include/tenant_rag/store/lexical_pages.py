@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 
 from tenant_rag.store.bm25_search import BM25Params
+from tenant_rag.store.hits import Hit, best_per_page
 from tenant_rag.store.lexical_search import lexical_parents
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.schema import STORE_FORMAT
-from tenant_rag.store.search import Hit, best_per_page
 
 FETCH_FACTOR = 2
 MAX_LEXICAL_FETCH = 2000

@@ -23,9 +23,9 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag.store.bm25_search import BM25Params, bm25_parents
+from tenant_rag.store.hits import Hit
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.schema import LEGACY_STORE_FORMAT, STORE_FORMAT
-from tenant_rag.store.search import Hit
 
 COMMON_TERM_SHARE = 0.2
 MAX_TERMS = 64

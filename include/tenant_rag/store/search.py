@@ -1,4 +1,4 @@
-"""Vector retrieval inside one generation of one customer's store, and the parents' records.
+"""Vector retrieval inside one generation of one customer's store (the parents' rows are read by ``parent_records``).
 
 Children are searched and grouped to their pages: one page fills at most one slot, so each function returns the
 best parent of each of the ``k`` pages whose best child is closest (cosine) to the query vector, best first (exactly
@@ -21,8 +21,6 @@ One search serves both answers: ``vector_parents`` (the ranking, for hybrid sear
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,15 @@ import psycopg
 from psycopg import sql
 
 from tenant_rag.db import set_local_role
+from tenant_rag.store.hits import Hit
 from tenant_rag.store.names import StoreNames
+from tenant_rag.store.parent_records import (
+    PAGE_OF_PARENT,
+    PARENT_RECORD_COLUMNS,
+    ParentRecord,
+    parent_record,
+    with_records,
+)
 from tenant_rag.store.visibility import FORGET_PERMISSIONS_SQL, SET_PERMISSIONS_SQL, permission_settings
 
 MAX_EF_SEARCH = 1000
@@ -72,96 +78,6 @@ def scan_settings(
         "per": EF_PER_CHUNKS,
         "table": f"{names.schema}.g{int(generation)}_chunks",
     }
-
-
-@dataclass(frozen=True)
-class Hit:
-    parent_id: str
-    score: float
-    vector_rank: int | None = None
-    lexical_rank: int | None = None
-
-    @property
-    def page_id(self) -> str:
-        """The page of the parent: parent ids are ``<page_id>#<suffix>`` (``tenant_rag.chunking``)."""
-        page, sep, _ = self.parent_id.rpartition("#")
-        return page if sep else self.parent_id
-
-
-def best_per_page(hits: Sequence[Hit]) -> list[Hit]:
-    """The first (best) hit of each page, in the hits' order: one page fills at most one slot."""
-    seen: set[str] = set()
-    best = []
-    for hit in hits:
-        if hit.page_id not in seen:
-            seen.add(hit.page_id)
-            best.append(hit)
-    return best
-
-
-@dataclass(frozen=True)
-class ParentRecord:
-    parent_id: str
-    page_id: str
-    text: str
-    heading_path: tuple[str, ...]
-    title: str
-    url: str | None
-    space_key: str
-    rel_path: str
-    breadcrumbs: tuple[str, ...]
-    labels: tuple[str, ...]
-    version: int | None
-    last_modified: datetime | None
-
-
-# The columns of a ParentRecord, read from parents ``p`` joined with their page ``d`` (see ``parent_record``).
-PARENT_RECORD_COLUMNS = (
-    "p.parent_id, p.page_id, p.text, p.heading_path, d.title, d.url, d.space_key, d.rel_path,"
-    " d.breadcrumbs, d.labels, d.version, d.last_modified"
-)
-# The page of each parent by primary key (LATERAL ... LIMIT 1 keeps the planner from hashing the whole documents
-# table for a handful of parents).
-PAGE_OF_PARENT = "CROSS JOIN LATERAL (SELECT * FROM {documents} AS doc WHERE doc.page_id = p.page_id LIMIT 1) AS d"
-
-
-def parent_record(row: Sequence[Any]) -> ParentRecord:
-    """A ParentRecord from the first columns of a row selected with ``PARENT_RECORD_COLUMNS``."""
-    return ParentRecord(
-        parent_id=row[0],
-        page_id=row[1],
-        text=row[2],
-        heading_path=tuple(row[3] or ()),
-        title=row[4],
-        url=row[5],
-        space_key=row[6],
-        rel_path=row[7],
-        breadcrumbs=tuple(row[8] or ()),
-        labels=tuple(row[9] or ()),
-        version=row[10],
-        last_modified=row[11],
-    )
-
-
-def load_parents(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, parent_ids: Sequence[str]
-) -> dict[str, ParentRecord]:
-    """Text, heading path and page metadata of the given parents."""
-    if not parent_ids:
-        return {}
-    statement = sql.SQL("SELECT " + PARENT_RECORD_COLUMNS + " FROM {parents} AS p " + PAGE_OF_PARENT).format(
-        parents=names.gen_table(generation, "parents"), documents=names.gen_table(generation, "documents")
-    ) + sql.SQL(" WHERE p.parent_id = ANY(%s)")
-    rows = conn.execute(statement, (list(parent_ids),)).fetchall()
-    return {row[0]: parent_record(row) for row in rows}
-
-
-def with_records(
-    conn: psycopg.Connection[Any], names: StoreNames, generation: int, hits: Sequence[Hit]
-) -> list[tuple[Hit, ParentRecord]]:
-    """Each hit with its parent's record, in the hits' order (a parent gone since the search is left out)."""
-    records = load_parents(conn, names, generation, [hit.parent_id for hit in hits])
-    return [(hit, records[hit.parent_id]) for hit in hits if hit.parent_id in records]
 
 
 # the best child of each page (DISTINCT ON page_id), then the k best of those

@@ -7,8 +7,8 @@ import pytest
 from tenant_rag.chunking import chunk_page
 from tenant_rag.config import RAGConfig
 from tenant_rag.documents import ExportedPage
+from tenant_rag.store.hits import Hit, best_per_page
 from tenant_rag.store.hybrid_search import LEXICAL_WEIGHT, RRF_K, rrf_fuse
-from tenant_rag.store.search import Hit, best_per_page
 
 
 def _hits(ids: list[str]) -> list[Hit]:
