@@ -23,7 +23,7 @@ from bench.common import CORPORA_DIR, fresh_database, latency_summary_ms, print_
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import close_pools
 from tenant_rag.embedding.offline import WordLlamaEmbedder
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.query import CustomerQueryManager
 
 MODES = ("vector", "lexical", "hybrid")

@@ -66,7 +66,8 @@ def gemini_run(export: CorpusExport, base: Path, fail_rate: float, label: str) -
     from tenant_rag.config import load_customer_config
     from tenant_rag.db import close_pools
     from tenant_rag.embedding import get_embedder
-    from tenant_rag.pipeline import RunOptions, run_update
+    from tenant_rag.pipeline.run import run_update
+    from tenant_rag.runs.options import RunOptions
     from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer
 
     folder = write_customer(
@@ -114,7 +115,8 @@ def offline_overhead(export: CorpusExport, base: Path) -> dict[str, Any]:
     from tenant_rag.config import load_customer_config
     from tenant_rag.db import close_pools
     from tenant_rag.embedding import get_embedder
-    from tenant_rag.pipeline import RunOptions, run_update
+    from tenant_rag.pipeline.run import run_update
+    from tenant_rag.runs.options import RunOptions
 
     folder = write_customer(base / "customers-offline", export.customer_id, export.export_dir)
     config = load_customer_config(folder / "config.yaml")

@@ -2,7 +2,7 @@
 
     python -m bench.bench_incremental [--quick] [--edit-fraction 0.01]
 
-Each corpus is one customer indexed by ``tenant_rag.pipeline.run_update`` with the offline embedder (loaded and
+Each corpus is one customer indexed by ``tenant_rag.pipeline.run.run_update`` with the offline embedder (loaded and
 warmed before timing, so model load is not billed to the first run). Embedding calls are the embedder's own
 ``calls`` counter. Targets: unchanged <= 2% of the full time and 0 embedding calls; 1% edit <= 3% of the full time.
 """
@@ -19,7 +19,8 @@ from bench.corpora import CorpusExport, corpus_exports, edit_pages, write_custom
 
 
 def _run(config: Any, folder: Path, export: CorpusExport, url: str, embedder: Any) -> tuple[float, int, dict[str, Any]]:
-    from tenant_rag.pipeline import RunOptions, run_update
+    from tenant_rag.pipeline.run import run_update
+    from tenant_rag.runs.options import RunOptions
 
     before = embedder.calls
     timing, stats = timed(

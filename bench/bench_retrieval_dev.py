@@ -32,7 +32,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.db import close_pools
 from tenant_rag.documents import PageFormatError, read_page
 from tenant_rag.embedding.shared import shared_embedder
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.query import CustomerQueryManager
 
 QUESTIONS = Path(__file__).resolve().parent / "data" / "retrieval_dev" / "questions.json"

@@ -23,7 +23,7 @@ from tenant_rag.config import CustomerConfig
 from tenant_rag.db import close_pools, set_local_role, tenant_pool
 from tenant_rag.documents import render_page
 from tenant_rag.embedding.shared import shared_embedder
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.query import CustomerQueryManager
 from tenant_rag.store import hybrid_search
 from tenant_rag.store.generations import signature_for

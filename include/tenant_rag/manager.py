@@ -21,9 +21,12 @@ from tenant_rag.dsn import resolve_database_url
 from tenant_rag.embedding.base import Embedder
 from tenant_rag.index_cache import cache_path
 from tenant_rag.permissions import Identity
-from tenant_rag.pipeline import RunOptions, RunStats, new_run_id, run_update
+from tenant_rag.pipeline.run import run_update
+from tenant_rag.pipeline.staging import new_run_id
+from tenant_rag.pipeline.stats import RunStats
 from tenant_rag.query import CustomerQueryManager, IndexNotReadyError, QueryResult
 from tenant_rag.retriever import TenantRetriever
+from tenant_rag.runs.options import RunOptions
 from tenant_rag.runs.progress import ProgressReporter
 from tenant_rag.runs.record import RunRecord
 from tenant_rag.runs.state_merge import apply_run, build_run_record

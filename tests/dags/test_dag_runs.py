@@ -198,7 +198,7 @@ def test_a_lease_left_by_a_vanished_run_is_taken_over(
     airflow_ready: None, pg_url: str, write_customer: Callable[..., CustomerConfig], customers_dir: Path
 ) -> None:
     from tenant_rag.fsutil import atomic_write_json
-    from tenant_rag.pipeline import staging_for
+    from tenant_rag.pipeline.staging import staging_for
     from tenant_rag.runs.lease import lease_path
 
     write_customer("initech", {"source": "directory", "path": "docs"})

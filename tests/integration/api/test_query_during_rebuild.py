@@ -18,7 +18,8 @@ from tenant_rag.config import dump_customer_config
 from tenant_rag.customers import CustomerManager
 from tenant_rag.fsutil import atomic_write_text
 from tenant_rag.naming import generate_collection_name
-from tenant_rag.pipeline import RunOptions, run_update
+from tenant_rag.pipeline.run import run_update
+from tenant_rag.runs.options import RunOptions
 from tests.integration.api.api_support import KAFKA, build_index, client, make_customer
 from tests.integration.api.conftest import ApiEnv
 

@@ -9,8 +9,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tenant_rag.index_cache import read_index_cache
 from tenant_rag.manager import CustomerRAGManager
-from tenant_rag.pipeline import RunOptions
 from tenant_rag.rag_factory import RAGFactory
+from tenant_rag.runs.options import RunOptions
 from tenant_rag.state import RAGStatus, load_state
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,

@@ -14,7 +14,7 @@ import pytest
 
 from tenant_rag.constants import UPSERT_WRITERS_ENV
 from tenant_rag.db import DatabaseError, admin_connection, dedicated_connection, ensure_vector_types
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.settings import SettingsError, settings
 from tenant_rag.store.generations import lock_pages, lock_store
 from tenant_rag.store.names import StoreNames

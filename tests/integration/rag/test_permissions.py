@@ -16,7 +16,7 @@ from psycopg import sql
 from tenant_rag.config import CustomerConfig
 from tenant_rag.db import ensure_vector_types, set_local_role, tenant_pool
 from tenant_rag.permissions import Identity
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.query import CustomerQueryManager
 from tenant_rag.query_permissions import IdentityRequiredError
 from tenant_rag.store.names import VIEWED_KINDS

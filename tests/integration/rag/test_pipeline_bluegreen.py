@@ -14,16 +14,14 @@ import pytest
 from tenant_rag.config import CustomerConfig
 from tenant_rag.constants import GEMINI_BASE_URL_ENV
 from tenant_rag.embedding.factory import get_embedder
-from tenant_rag.pipeline import (
-    RunOptions,
-    chunk_changes,
-    detect_changes,
-    embed_batch,
-    run_update,
-    staging_for,
-    upsert_changes,
-)
+from tenant_rag.pipeline.chunk import chunk_changes
+from tenant_rag.pipeline.detect import detect_changes
+from tenant_rag.pipeline.embed import embed_batch
+from tenant_rag.pipeline.run import run_update
+from tenant_rag.pipeline.staging import staging_for
+from tenant_rag.pipeline.upsert import upsert_changes
 from tenant_rag.query import CustomerQueryManager
+from tenant_rag.runs.options import RunOptions
 from tenant_rag_devtools.fake_gemini_server import FakeGeminiServer
 from tests.integration.rag.rag_core_support import (
     GARDEN_PAGES,

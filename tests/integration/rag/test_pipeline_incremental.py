@@ -12,7 +12,8 @@ from psycopg import sql
 from tenant_rag.changes import DeletionLimitExceeded
 from tenant_rag.index_cache import cache_path, read_index_cache
 from tenant_rag.manager import CustomerRAGManager
-from tenant_rag.pipeline import RunOptions, run_update
+from tenant_rag.pipeline.run import run_update
+from tenant_rag.runs.options import RunOptions
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,
     index_content,

@@ -15,16 +15,14 @@ from typing import Any
 import pytest
 
 from tenant_rag.config import CustomerConfig
-from tenant_rag.pipeline import (
-    RunOptions,
-    chunk_changes,
-    detect_changes,
-    embed_batch,
-    run_update,
-    staging_for,
-    upsert_changes,
-)
+from tenant_rag.pipeline.chunk import chunk_changes
+from tenant_rag.pipeline.detect import detect_changes
+from tenant_rag.pipeline.embed import embed_batch
+from tenant_rag.pipeline.run import run_update
+from tenant_rag.pipeline.staging import staging_for
+from tenant_rag.pipeline.upsert import upsert_changes
 from tenant_rag.query import CustomerQueryManager
+from tenant_rag.runs.options import RunOptions
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,
     index_content,

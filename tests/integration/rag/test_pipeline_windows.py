@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tenant_rag.pipeline import chunk as chunk_stage
-from tenant_rag.pipeline import run_update
 from tenant_rag.pipeline import upsert as upsert_stage
+from tenant_rag.pipeline.run import run_update
 from tests.integration.rag.rag_core_support import (
     index_content,
     make_config,

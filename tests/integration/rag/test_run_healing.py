@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.runs.housekeeping import live_index, reconcile_state
 from tenant_rag.state import CustomerState, RAGStatus, StageProgress, load_state, update_state
 from tests.integration.rag.rag_core_support import (

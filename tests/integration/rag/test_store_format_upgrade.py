@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from tenant_rag.permissions import Identity
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.query import CustomerQueryManager
 from tenant_rag.query_permissions import PermissionsNotBuiltError
 from tenant_rag.store.indexes import create_index

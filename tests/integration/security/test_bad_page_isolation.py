@@ -13,7 +13,7 @@ import pytest
 from tenant_rag.db import admin_connection, dedicated_connection
 from tenant_rag.documents import render_page
 from tenant_rag.manager import CustomerRAGManager
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tenant_rag.state import RAGStatus, load_state
 from tenant_rag.store.names import StoreNames
 from tenant_rag.store.parallel_writer import BatchLimits, ParallelPageWriter

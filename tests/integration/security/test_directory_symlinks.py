@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tenant_rag.pipeline import run_update
+from tenant_rag.pipeline.run import run_update
 from tests.integration.rag.rag_core_support import (
     KAFKA_PAGES,
     make_config,

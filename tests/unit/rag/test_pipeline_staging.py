@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tenant_rag.pipeline import RunOptions, new_run_id, staging_for
+from tenant_rag.pipeline.staging import new_run_id, staging_for
+from tenant_rag.runs.options import RunOptions
 
 
 def test_staging_defaults_to_the_customer_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
